@@ -1,0 +1,42 @@
+# One command to start the app, one to test it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+CHECKED := src tests benchmarks
+
+.PHONY: run test lint bench bench-large install clean
+
+$(STAMP): pyproject.toml
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/midst-desktop
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/mypy
+
+test: $(STAMP)
+	scripts/system-deps.sh test
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	scripts/system-deps.sh bench
+	$(BIN)/python -m benchmarks.run
+
+bench-large: $(STAMP)
+	scripts/system-deps.sh bench
+	$(BIN)/python -m benchmarks.run --large
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache benchmarks/work

@@ -1,0 +1,181 @@
+"""Settings: defaults, then the TOML file, then MIDST_* (and ORCH_*) variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "midst-desktop"
+CONFIG_FILE_NAME = "config.toml"
+DATABASE_FILE_NAME = "midst.db"
+
+# The operations guide's names, accepted as aliases of our own.
+ORCH_ALIASES: dict[str, str] = {
+    "ORCH_ARTIFACT_BATCH_SIZE": "batch_size",
+    "ORCH_PARALLEL_DOWNLOADS": "parallel_downloads",
+    "ORCH_WORKER_COUNT": "worker_count",
+    "ORCH_ARTIFACT_MAX_FILE_SIZE": "max_file_size_mb",
+    "ORCH_SCHEDULER_ENABLED": "scheduler_enabled",
+}
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the agent reads from its configuration, resolved."""
+
+    data_dir: Path
+    config_dir: Path
+    log_dir: Path
+    cache_dir: Path
+    database_url: str
+    batch_size: int = 500
+    parallel_downloads: int = 3
+    worker_count: int = 4
+    max_file_size_mb: int = 100
+    scheduler_enabled: bool = True
+    incremental_interval_minutes: int = 15
+    full_interval_hours: int = 24
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+TUNABLES = {
+    "batch_size": (int, 1, 100_000),
+    "parallel_downloads": (int, 1, 64),
+    "worker_count": (int, 1, 64),
+    "max_file_size_mb": (int, 1, 1_000_000),
+    "incremental_interval_minutes": (int, 1, 10_080),
+    "full_interval_hours": (int, 1, 8_760),
+}
+
+
+def _parse_bool(name: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _parse_int(name: str, raw: object, low: int, high: int) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _coerce(name: str, key: str, raw: object) -> object:
+    if key == "scheduler_enabled":
+        return _parse_bool(name, raw)
+    if key == "log_level":
+        level = str(raw).upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"{name} must be DEBUG, INFO, WARNING or ERROR")
+        return level
+    _, low, high = TUNABLES[key]
+    return _parse_int(name, raw, low, high)
+
+
+def _paths(data_dir: str | None) -> dict[str, Path]:
+    if data_dir:
+        root = Path(data_dir).expanduser().resolve()
+        return {
+            "data_dir": root,
+            "config_dir": root / "config",
+            "log_dir": root / "logs",
+            "cache_dir": root / "cache",
+        }
+    return {
+        "data_dir": Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        "config_dir": Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+        "log_dir": Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
+        "cache_dir": Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
+    }
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def load_settings(
+    data_dir: str | None = None,
+    database_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings; arguments win over the environment, which wins over TOML.
+
+    Raises ConfigError with a message naming the bad setting.
+    """
+    env = os.environ if environ is None else environ
+    paths = _paths(data_dir or env.get("MIDST_DATA_DIR"))
+    values: dict[str, object] = {}
+
+    file_values = _read_toml(paths["config_dir"] / CONFIG_FILE_NAME)
+    known = {f.name for f in fields(Settings)}
+    for key, raw in file_values.items():
+        if key in TUNABLES or key in {"scheduler_enabled", "log_level"}:
+            values[key] = _coerce(f"{key} in {CONFIG_FILE_NAME}", key, raw)
+        elif key == "database_url" and isinstance(raw, str):
+            values[key] = raw
+        elif key not in known:
+            values.setdefault("extra", {})
+            extra = values["extra"]
+            assert isinstance(extra, dict)
+            extra[key] = raw
+
+    for alias, key in ORCH_ALIASES.items():
+        if alias in env:
+            values[key] = _coerce(alias, key, env[alias])
+    for key in [*TUNABLES, "scheduler_enabled", "log_level"]:
+        name = f"MIDST_{key.upper()}"
+        if name in env:
+            values[key] = _coerce(name, key, env[name])
+
+    url = (
+        database_url
+        or env.get("MIDST_DATABASE_URL")
+        or values.pop("database_url", None)
+    )
+    if not url:
+        url = f"sqlite:///{paths['data_dir'] / DATABASE_FILE_NAME}"
+    values.pop("database_url", None)
+    settings = Settings(database_url=str(url), **paths)  # type: ignore[arg-type]
+    return replace(settings, **values)  # type: ignore[arg-type]
+
+
+def ensure_dirs(settings: Settings) -> None:
+    """Create the data, config, log and cache folders, private to the user."""
+    for path in (settings.data_dir, settings.config_dir, settings.log_dir):
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,0 +1,113 @@
+"""Logging: a rotating file in the log dir, stderr for the CLI, redaction on both."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from pathlib import Path
+
+LOG_FILE_NAME = "midst-desktop.log"
+MAX_BYTES = 5 * 1024 * 1024
+BACKUP_COUNT = 5
+LINE_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
+
+# Libraries that log codes, verifiers and tokens below WARNING; held at WARNING
+# whatever the configured level is.
+CHATTY_LOGGERS = ("google_auth_oauthlib", "requests_oauthlib", "oauthlib", "urllib3")
+
+SECRET_PATTERNS = [
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
+    re.compile(
+        r"(?i)\b(access_token|refresh_token|id_token|client_secret|code_verifier|"
+        r"code|password|token|secret)(['\"]?\s*[=:]\s*['\"]?)[^\s&'\",}]+"
+    ),
+    re.compile(r"\bya29\.[A-Za-z0-9._-]+"),
+    re.compile(r"\bsl\.[A-Za-z0-9._-]{20,}"),
+]
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like a credential with [redacted]."""
+    for pattern in SECRET_PATTERNS:
+        if pattern.groups >= 2:
+            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+        elif pattern.groups == 1:
+            text = pattern.sub(lambda m: f"{m.group(1)} [redacted]", text)
+        else:
+            text = pattern.sub("[redacted]", text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with its secrets removed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(
+                logging.Formatter().formatException(record.exc_info)
+            )
+        return True
+
+
+class GuideFormatter(logging.Formatter):
+    """The operations guide's shapes: '[WARN]' rather than '[WARNING]'."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        original = record.levelname
+        if record.levelname == "WARNING":
+            record.levelname = "WARN"
+        try:
+            return super().format(record)
+        finally:
+            record.levelname = original
+
+
+def setup_logging(
+    log_dir: Path | None, level: str = "INFO", stderr_level: str = "WARNING"
+) -> None:
+    """Send records to the rotating file (log_dir/midst-desktop.log) and to stderr.
+
+    Both handlers carry the redacting filter; the OAuth libraries are pinned
+    at WARNING. Safe to call more than once.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_midst", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(logging.DEBUG)
+
+    stderr = logging.StreamHandler()
+    stderr.setLevel(stderr_level)
+    stderr.setFormatter(GuideFormatter("[%(levelname)s] %(message)s"))
+    handlers: list[logging.Handler] = [stderr]
+    if log_dir is not None:
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.handlers.RotatingFileHandler(
+                log_dir / LOG_FILE_NAME,
+                maxBytes=MAX_BYTES,
+                backupCount=BACKUP_COUNT,
+                encoding="utf-8",
+            )
+        except OSError as error:
+            logging.getLogger(__name__).warning(
+                "Cannot write the log file in %s: %s", log_dir, error.strerror
+            )
+        else:
+            file_handler.setLevel(level)
+            file_handler.setFormatter(GuideFormatter(LINE_FORMAT))
+            handlers.append(file_handler)
+    for handler in handlers:
+        handler.addFilter(RedactingFilter())
+        handler._midst = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""The local store: models, the database connection and the queries on it."""

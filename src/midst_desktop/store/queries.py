@@ -1,0 +1,402 @@
+"""Reading and changing integrations and artifacts, for the UI and the CLI alike."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from midst_desktop.store.db import Database
+from midst_desktop.store.models import (
+    AppState,
+    Artifact,
+    ArtifactStatus,
+    ArtifactText,
+    ArtifactType,
+    ClassifiedBy,
+    Integration,
+    Run,
+    SourceFile,
+    utcnow,
+)
+
+MIN_ID_PREFIX = 4
+
+# DESIGN.md section 2: the only status moves there are.
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    ArtifactStatus.PENDING: frozenset(
+        {ArtifactStatus.APPROVED, ArtifactStatus.REJECTED, ArtifactStatus.ARCHIVED}
+    ),
+    ArtifactStatus.APPROVED: frozenset(
+        {ArtifactStatus.ARCHIVED, ArtifactStatus.PENDING}
+    ),
+    ArtifactStatus.REJECTED: frozenset(
+        {ArtifactStatus.ARCHIVED, ArtifactStatus.PENDING}
+    ),
+    ArtifactStatus.ARCHIVED: frozenset({ArtifactStatus.PENDING}),
+}
+
+
+class NotFoundError(LookupError):
+    """No such integration or artifact; the message names it."""
+
+
+class InvalidRequestError(ValueError):
+    """A request that the store refuses (a bad status move, a bad value)."""
+
+
+# -- integrations ---------------------------------------------------------
+
+
+def get_integration(session: Session, integration_id: int) -> Integration:
+    integration = session.get(Integration, integration_id)
+    if integration is None:
+        raise NotFoundError(f"there is no integration {integration_id}")
+    return integration
+
+
+def list_integrations(session: Session) -> list[Integration]:
+    return list(session.scalars(select(Integration).order_by(Integration.id)))
+
+
+def remove_integration(
+    session: Session, integration_id: int, delete_artifacts: bool
+) -> int:
+    """Remove an integration; its artifacts stay unless asked. Returns how many went."""
+    integration = get_integration(session, integration_id)
+    removed = 0
+    if delete_artifacts:
+        result = session.execute(
+            delete(Artifact).where(Artifact.integration_id == integration_id)
+        )
+        removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    session.delete(integration)
+    return removed
+
+
+# -- artifacts ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArtifactFilter:
+    status: str | None = None
+    artifact_type: str | None = None
+    below: float | None = None
+    search: str | None = None
+    integration_id: int | None = None
+
+
+def search_words(query: str) -> list[str]:
+    return re.findall(r"\w+", query, flags=re.UNICODE)[:16]
+
+
+def _apply_filter(
+    statement: Select[Any], wanted: ArtifactFilter, dialect: str
+) -> Select[Any]:
+    if wanted.status:
+        statement = statement.where(Artifact.status == wanted.status)
+    if wanted.artifact_type:
+        statement = statement.where(Artifact.artifact_type == wanted.artifact_type)
+    if wanted.below is not None:
+        statement = statement.where(Artifact.confidence < wanted.below)
+    if wanted.integration_id is not None:
+        statement = statement.where(Artifact.integration_id == wanted.integration_id)
+    if wanted.search:
+        words = search_words(wanted.search)
+        if not words:
+            raise InvalidRequestError("the search has no words in it")
+        statement = statement.where(Artifact.id.in_(_text_matches(words, dialect)))
+    return statement
+
+
+def _text_matches(words: list[str], dialect: str) -> Any:
+    if dialect == "sqlite":
+        # Each word is quoted, so nothing a person types is FTS5 syntax.
+        query = " ".join('"' + word.replace('"', "") + '"*' for word in words)
+        rowids = (
+            text("SELECT rowid FROM artifact_fts WHERE artifact_fts MATCH :q")
+            .bindparams(q=query)
+            .columns()
+        )
+        return select(ArtifactText.artifact_id).where(ArtifactText.id.in_(rowids))
+    query = " & ".join(re.sub(r"[^\w]", "", word) + ":*" for word in words)
+    return select(ArtifactText.artifact_id).where(
+        text("search_vector @@ to_tsquery('simple', :q)").bindparams(q=query)
+    )
+
+
+def list_artifacts(
+    session: Session,
+    wanted: ArtifactFilter,
+    limit: int = 50,
+    after: Artifact | None = None,
+) -> list[Artifact]:
+    """A page of artifacts, newest captured first; `after` continues a page (keyset)."""
+    statement = select(Artifact)
+    statement = _apply_filter(statement, wanted, session.get_bind().dialect.name)
+    if after is not None:
+        statement = statement.where(
+            or_(
+                Artifact.captured_date < after.captured_date,
+                (Artifact.captured_date == after.captured_date)
+                & (Artifact.id < after.id),
+            )
+        )
+    statement = statement.order_by(Artifact.captured_date.desc(), Artifact.id.desc())
+    return list(session.scalars(statement.limit(limit)))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    counts = {status.value: 0 for status in ArtifactStatus}
+    rows = session.execute(
+        select(Artifact.status, func.count()).group_by(Artifact.status)
+    ).all()
+    for status, number in rows:
+        counts[status] = int(number)
+    return counts
+
+
+def get_artifact(session: Session, artifact_id: str) -> Artifact:
+    """An artifact by its id, or by an unambiguous prefix of at least 4 characters."""
+    artifact = session.get(Artifact, artifact_id)
+    if artifact is not None:
+        return artifact
+    cleaned = artifact_id.strip().lower()
+    if len(cleaned) < MIN_ID_PREFIX or not re.fullmatch(r"[0-9a-f-]+", cleaned):
+        raise NotFoundError(f"there is no artifact {artifact_id}")
+    matches = list(
+        session.scalars(
+            select(Artifact)
+            .where(func.substr(Artifact.id, 1, len(cleaned)) == cleaned)
+            .limit(2)
+        )
+    )
+    if not matches:
+        raise NotFoundError(f"there is no artifact {artifact_id}")
+    if len(matches) > 1:
+        raise InvalidRequestError(f"{artifact_id} matches more than one artifact")
+    return matches[0]
+
+
+def get_artifacts(session: Session, artifact_ids: Sequence[str]) -> list[Artifact]:
+    return [get_artifact(session, artifact_id) for artifact_id in artifact_ids]
+
+
+def move_status(
+    session: Session,
+    artifact_ids: Sequence[str],
+    target: str,
+    reason: str | None = None,
+) -> list[Artifact]:
+    """Move every artifact to target, or none of them when one move is not allowed."""
+    artifacts = get_artifacts(session, artifact_ids)
+    for artifact in artifacts:
+        if target not in ALLOWED_MOVES[artifact.status]:
+            raise InvalidRequestError(
+                f"artifact {artifact.id} is {artifact.status}; "
+                f"it cannot become {target}" + _hint(artifact.status, target)
+            )
+    now = utcnow()
+    for artifact in artifacts:
+        artifact.previous_status = artifact.status
+        artifact.status = target
+        artifact.reviewed_at = now
+        artifact.updated_at = now
+        if target == ArtifactStatus.REJECTED:
+            artifact.review_reason = reason
+        elif target == ArtifactStatus.PENDING:
+            artifact.review_reason = None
+    return artifacts
+
+
+def _hint(current: str, target: str) -> str:
+    if current == target:
+        return " (it already is)"
+    if current == ArtifactStatus.ARCHIVED:
+        return " (restore it first)"
+    return ""
+
+
+def edit_artifact(
+    session: Session,
+    artifact_id: str,
+    title: str | None = None,
+    artifact_type: str | None = None,
+    tags: Iterable[str] | None = None,
+    description: str | None = None,
+) -> Artifact:
+    artifact = get_artifact(session, artifact_id)
+    if title is not None:
+        if not title.strip():
+            raise InvalidRequestError("a title cannot be empty")
+        artifact.title = title.strip()
+        artifact.title_edited = True
+        text_row = session.scalar(
+            select(ArtifactText).where(ArtifactText.artifact_id == artifact.id)
+        )
+        if text_row is not None:
+            text_row.title = artifact.title
+    if artifact_type is not None:
+        artifact.artifact_type = parse_type(artifact_type)
+        artifact.classified_by = ClassifiedBy.USER
+        artifact.confidence = 1.0
+    if tags is not None:
+        artifact.tags = sorted({tag.strip() for tag in tags if tag.strip()})
+    if description is not None:
+        artifact.description = description
+    artifact.updated_at = utcnow()
+    return artifact
+
+
+def parse_type(value: str) -> str:
+    try:
+        return ArtifactType(value).value
+    except ValueError:
+        choices = ", ".join(t.value for t in ArtifactType)
+        raise InvalidRequestError(
+            f"unknown type {value!r}; use one of {choices}"
+        ) from None
+
+
+def parse_status(value: str) -> str:
+    try:
+        return ArtifactStatus(value).value
+    except ValueError:
+        choices = ", ".join(s.value for s in ArtifactStatus)
+        raise InvalidRequestError(
+            f"unknown status {value!r}; use one of {choices}"
+        ) from None
+
+
+def bulk_archive(session: Session, status: str, older_than_days: int) -> int:
+    """Archive every artifact in status that was last changed before the cutoff."""
+    if ArtifactStatus.ARCHIVED not in ALLOWED_MOVES[status]:
+        raise InvalidRequestError(f"{status} artifacts cannot be archived")
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    changed_at = func.coalesce(Artifact.reviewed_at, Artifact.created_at)
+    now = utcnow()
+    result = session.execute(
+        update(Artifact)
+        .where(Artifact.status == status, changed_at < cutoff)
+        .values(
+            previous_status=Artifact.status,
+            status=ArtifactStatus.ARCHIVED,
+            reviewed_at=now,
+            updated_at=now,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def latest_runs(session: Session, limit: int = 20) -> list[Run]:
+    return list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
+
+
+def skipped_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(SourceFile.skip_reason, func.count())
+        .where(SourceFile.skip_reason.is_not(None), SourceFile.vanished_at.is_(None))
+        .group_by(SourceFile.skip_reason)
+    ).all()
+    return {str(reason): int(number) for reason, number in rows}
+
+
+# -- small named values -----------------------------------------------------
+
+
+def get_state(database: Database, key: str) -> Any:
+    with database.read() as session:
+        row = session.get(AppState, key)
+        return None if row is None else row.value
+
+
+def set_state(database: Database, key: str, value: Any) -> None:
+    with database.write() as session:
+        row = session.get(AppState, key)
+        if value is None:
+            if row is not None:
+                session.delete(row)
+        elif row is None:
+            session.add(AppState(key=key, value=value))
+        else:
+            row.value = value
+
+
+def artifact_json(artifact: Artifact) -> dict[str, Any]:
+    """The JSON shape of DESIGN.md section 5, and then some."""
+    return {
+        "id": artifact.id,
+        "integration_id": artifact.integration_id,
+        "source_provider": artifact.source_provider,
+        "source_id": artifact.source_id,
+        "source_path": artifact.source_path,
+        "name": artifact.name,
+        "title": artifact.title,
+        "mime_type": artifact.mime_type,
+        "size_bytes": artifact.size_bytes,
+        "content_hash": artifact.content_hash,
+        "artifact_type": artifact.artifact_type,
+        "confidence": artifact.confidence,
+        "classified_by": artifact.classified_by,
+        "status": artifact.status,
+        "source_available": bool(artifact.source_available),
+        "captured_date": _iso(artifact.captured_date),
+        "modified_at": _iso(artifact.modified_at),
+        "created_at": _iso(artifact.created_at),
+        "updated_at": _iso(artifact.updated_at),
+        "reviewed_at": _iso(artifact.reviewed_at),
+        "review_reason": artifact.review_reason,
+        "description": artifact.description,
+        "tags": list(artifact.tags or []),
+        "authors": list(artifact.authors or []),
+        "keywords": list(artifact.keywords or []),
+        "metadata": dict(artifact.meta or {}),
+    }
+
+
+def integration_json(integration: Integration) -> dict[str, Any]:
+    return {
+        "id": integration.id,
+        "provider": integration.provider,
+        "display_name": integration.display_name,
+        "account_label": integration.account_label,
+        "root_path": integration.root_path,
+        "status": integration.status,
+        "folder_config": integration.folder_config,
+        "last_synced_at": _iso(integration.last_synced_at),
+        "last_full_sync_at": _iso(integration.last_full_sync_at),
+        "last_error": integration.last_error,
+        "created_at": _iso(integration.created_at),
+    }
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "integration_id": run.integration_id,
+        "kind": run.kind,
+        "trigger": run.trigger,
+        "status": run.status,
+        "folder": run.folder,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "counts": {
+            "listed": run.listed,
+            "created": run.created,
+            "updated": run.updated,
+            "unchanged": run.unchanged,
+            "skipped": run.skipped,
+            "failed": run.failed,
+            "removed": run.removed,
+        },
+        "error_message": run.error_message,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -1,0 +1,1 @@
+"""Syncing sources into the store: providers, the engine, locks and tokens."""

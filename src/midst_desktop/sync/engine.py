@@ -1,0 +1,845 @@
+"""The sync engine: full, incremental and folder runs of one integration.
+
+A run merges the provider's listing, sorted by source id, with the stored
+source files read in the same order, so memory stays flat however large the
+tree is. Each batch writes its data and the run's counts in one transaction:
+a run killed at any point is resumed by the next one with no duplicate and no
+lost file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from midst_desktop.classify.rules import SNIFF_BYTES, Classification, classify
+from midst_desktop.config import Settings
+from midst_desktop.store.db import Database, StoreError
+from midst_desktop.store.models import (
+    SQLITE_DATETIME_FORMAT,
+    ArtifactStatus,
+    ClassifiedBy,
+    Integration,
+    IntegrationStatus,
+    Run,
+    RunKind,
+    RunStatus,
+    RunTrigger,
+    SkipReason,
+    new_id,
+    utcnow,
+)
+from midst_desktop.sync.folders import FolderConfig
+from midst_desktop.sync.locks import sync_lock
+from midst_desktop.sync.providers.base import (
+    ContentUnavailableError,
+    ListedFile,
+    Provider,
+    ProviderError,
+    Scope,
+)
+
+log = logging.getLogger(__name__)
+
+HASH_CHUNK = 1024 * 1024
+STORED_ROWS_PAGE = 2000
+RUN_WORDS = {
+    RunKind.FULL: "Full import",
+    RunKind.INCREMENTAL: "Incremental sync",
+    RunKind.FOLDER: "Folder sync",
+}
+
+
+class SyncRefusedError(RuntimeError):
+    """The integration cannot be synced now; the message says what to do."""
+
+
+@dataclass
+class RunCounts:
+    listed: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    removed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    id: int
+    source_id: str
+    version: str | None
+    artifact_id: str | None
+    skip_reason: str | None
+    vanished: bool
+
+
+@dataclass
+class Batch:
+    """Writes gathered for one transaction."""
+
+    new_artifacts: list[tuple[Any, ...]] = field(default_factory=list)
+    new_texts: list[tuple[Any, ...]] = field(default_factory=list)
+    new_files: list[tuple[Any, ...]] = field(default_factory=list)
+    changed_files: list[tuple[Any, ...]] = field(default_factory=list)
+    changed_artifacts: list[tuple[Any, ...]] = field(default_factory=list)
+    reclassified: list[tuple[Any, ...]] = field(default_factory=list)
+    reappeared: list[tuple[Any, ...]] = field(default_factory=list)
+    vanished_files: list[tuple[Any, ...]] = field(default_factory=list)
+    vanished_artifacts: list[tuple[Any, ...]] = field(default_factory=list)
+    dropped_files: list[tuple[Any, ...]] = field(default_factory=list)
+    size: int = 0
+
+
+def sha256_and_head(stream: Any, limit: int) -> tuple[str, bytes]:
+    """Hash a stream up to limit bytes; also return its first bytes for sniffing."""
+    digest = hashlib.sha256()
+    head = b""
+    total = 0
+    while total <= limit:
+        chunk = stream.read(HASH_CHUNK)
+        if not chunk:
+            break
+        if not head:
+            head = chunk[:SNIFF_BYTES]
+        digest.update(chunk)
+        total += len(chunk)
+    return digest.hexdigest(), head
+
+
+def title_from_name(name: str) -> str:
+    stem = PurePosixPath(name).stem or name
+    return stem.replace("_", " ").strip() or name
+
+
+class SyncEngine:
+    """Runs syncs of integrations against their providers."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        provider_for: Callable[[Integration], Provider],
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.provider_for = provider_for
+        self._sql = _Statements(database.is_sqlite)
+
+    # -- the public entry point -------------------------------------------
+
+    def sync(
+        self,
+        integration_id: int,
+        kind: str = RunKind.INCREMENTAL,
+        trigger: str = RunTrigger.MANUAL,
+        folder: str | None = None,
+        paths: Iterable[str] | None = None,
+    ) -> Run:
+        """Sync one integration and return its finished run.
+
+        Blocks until done. Raises SyncBusyError when another process is
+        syncing it, SyncRefusedError when it needs the person first, and
+        ProviderError or StoreError when the run failed (the run is recorded).
+        """
+        with self.database.read() as session:
+            integration = session.get(Integration, integration_id)
+            if integration is None:
+                raise SyncRefusedError(f"there is no integration {integration_id}")
+            session.expunge(integration)
+        if integration.status == IntegrationStatus.NEEDS_REAUTH:
+            raise SyncRefusedError(
+                f"integration {integration_id} needs to be reconnected first: "
+                f"midst-desktop integrations reconnect {integration_id}"
+            )
+        provider = self.provider_for(integration)
+        config = FolderConfig.from_json(integration.folder_config)
+
+        if kind == RunKind.INCREMENTAL and integration.cursor is None and paths is None:
+            log.info(
+                "No change token yet for integration_id=%s; running a full import",
+                integration_id,
+            )
+            kind = RunKind.FULL
+        if kind == RunKind.FOLDER:
+            if not folder:
+                raise SyncRefusedError("a folder sync needs --folder PATH")
+            scopes = [provider.scope_for_path(folder)]
+        elif paths is not None:
+            scopes = _scopes_for_paths(provider, paths)
+        else:
+            scopes = [Scope()]
+
+        with sync_lock(self.database, integration_id):
+            self._close_interrupted_runs(integration_id)
+            run_id = self._start_run(integration_id, kind, trigger, folder)
+            return self._run(integration, provider, config, kind, scopes, run_id)
+
+    # -- one run ----------------------------------------------------------
+
+    def _run(
+        self,
+        integration: Integration,
+        provider: Provider,
+        config: FolderConfig,
+        kind: str,
+        scopes: list[Scope],
+        run_id: int,
+    ) -> Run:
+        word = RUN_WORDS.get(RunKind(kind), "Sync")
+        log.info(
+            "Starting %s for integration_id=%s, provider=%s",
+            word.lower(),
+            integration.id,
+            integration.provider,
+        )
+        counts = RunCounts()
+        started = utcnow()
+        try:
+            cursor = provider.start_cursor()
+            for scope in scopes:
+                self._reconcile(integration, provider, config, scope, run_id, counts)
+            self._match_moves(integration.id, run_id, started, counts)
+        except (ProviderError, StoreError, OSError) as error:
+            message = str(error) or type(error).__name__
+            self._finish_run(integration.id, run_id, RunStatus.FAILED, counts, message)
+            log.error(
+                "%s failed for integration_id=%s: %s", word, integration.id, message
+            )
+            raise
+        except BaseException as error:
+            message = f"{type(error).__name__}: {error}"
+            self._finish_run(integration.id, run_id, RunStatus.FAILED, counts, message)
+            raise
+        self._finish_run(
+            integration.id,
+            run_id,
+            RunStatus.SUCCEEDED,
+            counts,
+            None,
+            cursor=cursor,
+            full=kind == RunKind.FULL,
+        )
+        if kind == RunKind.FULL:
+            log.info(
+                "Full import completed: %d files, %d artifacts created, %d skipped",
+                counts.listed,
+                counts.created,
+                counts.skipped,
+            )
+        else:
+            log.info(
+                "%s completed: %d files, %d artifacts created, %d updated, "
+                "%d removed, %d skipped",
+                word,
+                counts.listed,
+                counts.created,
+                counts.updated,
+                counts.removed,
+                counts.skipped,
+            )
+        with self.database.read() as session:
+            run = session.get(Run, run_id)
+            assert run is not None
+            return run
+
+    def _reconcile(
+        self,
+        integration: Integration,
+        provider: Provider,
+        config: FolderConfig,
+        scope: Scope,
+        run_id: int,
+        counts: RunCounts,
+    ) -> None:
+        """Merge the sorted listing with the stored files of one scope."""
+        stored_rows = self._stored_files(integration.id, scope)
+        stored = next(stored_rows, None)
+        batch = Batch()
+        context = _Context(integration, provider, config, self._sql.time)
+        for listed in provider.list_files(config, scope):
+            counts.listed += 1
+            while stored is not None and stored.source_id < listed.source_id:
+                self._vanish(batch, stored, counts)
+                stored = next(stored_rows, None)
+            if stored is not None and stored.source_id == listed.source_id:
+                self._compare(batch, context, stored, listed, counts)
+                stored = next(stored_rows, None)
+            else:
+                self._add(batch, context, listed, counts)
+            if batch.size >= self.settings.batch_size:
+                self._flush(batch, run_id, counts)
+                batch = Batch()
+        while stored is not None:
+            self._vanish(batch, stored, counts)
+            stored = next(stored_rows, None)
+        self._flush(batch, run_id, counts)
+
+    def _stored_files(self, integration_id: int, scope: Scope) -> Iterator[StoredFile]:
+        """Stored files of a scope in source id order, read a page at a time."""
+        bounds = scope.bounds()
+        if bounds is not None:
+            exact, low, high = bounds
+            with self.database.engine.connect() as conn:
+                row = conn.exec_driver_sql(
+                    self._sql.stored_exact, (integration_id, exact)
+                ).first()
+            if row is not None:
+                yield StoredFile(*row)
+        else:
+            low, high = "", None
+        after: str | None = None
+        while True:
+            if after is None:
+                sql = self._sql.stored_page(high, inclusive=True)
+                args: tuple[Any, ...] = (integration_id, low)
+            else:
+                sql = self._sql.stored_page(high, inclusive=False)
+                args = (integration_id, after)
+            if high is not None:
+                args = (*args, high)
+            with self.database.engine.connect() as conn:
+                rows = conn.exec_driver_sql(sql, (*args, STORED_ROWS_PAGE)).all()
+            for row in rows:
+                yield StoredFile(*row)
+            if len(rows) < STORED_ROWS_PAGE:
+                return
+            after = rows[-1][1]
+
+    # -- deciding per file ------------------------------------------------
+
+    def _add(
+        self, batch: Batch, context: _Context, listed: ListedFile, counts: RunCounts
+    ) -> None:
+        batch.size += 1
+        reason, content_hash, verdict = context.examine(listed)
+        modified = context.time(listed.modified_ns)
+        if reason is not None:
+            counts.skipped += 1
+            if reason == SkipReason.UNREADABLE:
+                log.warning("Skipping file: %s is unreadable", listed.path)
+            batch.new_files.append(
+                context.file_row(listed, modified, None, None, None, reason)
+            )
+            return
+        assert verdict is not None
+        counts.created += 1
+        artifact_id = new_id()
+        now = context.time_now
+        title = title_from_name(listed.name)
+        batch.new_artifacts.append(
+            (
+                artifact_id,
+                context.integration.id,
+                context.integration.provider,
+                listed.source_id,
+                listed.path,
+                listed.name,
+                title,
+                verdict.mime_type,
+                listed.size,
+                content_hash,
+                str(verdict.artifact_type),
+                verdict.confidence,
+                ClassifiedBy.RULES.value,
+                ArtifactStatus.PENDING.value,
+                True,
+                modified or now,
+                modified,
+                now,
+                now,
+                False,
+                "[]",
+                "[]",
+                "[]",
+                "{}",
+            )
+        )
+        batch.new_texts.append((artifact_id, title, ""))
+        batch.new_files.append(
+            context.file_row(
+                listed, modified, content_hash, verdict.mime_type, artifact_id, None
+            )
+        )
+
+    def _compare(
+        self,
+        batch: Batch,
+        context: _Context,
+        stored: StoredFile,
+        listed: ListedFile,
+        counts: RunCounts,
+    ) -> None:
+        if stored.version == listed.version and not stored.vanished:
+            if stored.skip_reason is not None and stored.artifact_id is None:
+                counts.skipped += 1
+            else:
+                counts.unchanged += 1
+            return
+        batch.size += 1
+        if stored.artifact_id is None:
+            # A file without an artifact (skipped before) is looked at afresh.
+            batch.dropped_files.append((stored.id,))
+            self._add(batch, context, listed, counts)
+            return
+        reason, content_hash, verdict = context.examine(listed)
+        modified = context.time(listed.modified_ns)
+        mime = verdict.mime_type if verdict is not None else listed.mime_type
+        batch.changed_files.append(
+            (
+                listed.path,
+                listed.name,
+                listed.size,
+                modified,
+                listed.version,
+                listed.fingerprint,
+                content_hash,
+                mime,
+                reason,
+                stored.id,
+            )
+        )
+        now = context.time_now
+        batch.changed_artifacts.append(
+            (
+                listed.path,
+                listed.name,
+                listed.size,
+                content_hash,
+                modified,
+                now,
+                stored.artifact_id,
+            )
+        )
+        if verdict is not None:
+            batch.reclassified.append(
+                (
+                    str(verdict.artifact_type),
+                    verdict.confidence,
+                    verdict.mime_type,
+                    stored.artifact_id,
+                )
+            )
+        counts.updated += 1
+
+    def _vanish(self, batch: Batch, stored: StoredFile, counts: RunCounts) -> None:
+        if stored.vanished:
+            return
+        batch.size += 1
+        if stored.artifact_id is None:
+            batch.dropped_files.append((stored.id,))
+            return
+        counts.removed += 1
+        now = self._sql.time(None)
+        batch.vanished_files.append((now, stored.id))
+        batch.vanished_artifacts.append((now, stored.artifact_id))
+
+    # -- writing ----------------------------------------------------------
+
+    def _flush(self, batch: Batch, run_id: int, counts: RunCounts) -> None:
+        sql = self._sql
+        with self.database.write_connection() as conn:
+            for statement, rows in (
+                (sql.drop_file, batch.dropped_files),
+                (sql.insert_artifact, batch.new_artifacts),
+                (sql.insert_text, batch.new_texts),
+                (sql.insert_file, batch.new_files),
+                (sql.update_file, batch.changed_files),
+                (sql.update_artifact, batch.changed_artifacts),
+                (sql.reclassify_artifact, batch.reclassified),
+                (sql.vanish_file, batch.vanished_files),
+                (sql.vanish_artifact, batch.vanished_artifacts),
+            ):
+                if rows:
+                    conn.exec_driver_sql(statement, rows)
+            _save_counts(conn, sql, run_id, counts)
+
+    def _match_moves(
+        self, integration_id: int, run_id: int, started: datetime, counts: RunCounts
+    ) -> None:
+        """Give a vanished file's artifact to the new file it became.
+
+        Matched by (device, inode, size, mtime) first and by content hash
+        second; only a new artifact nobody has reviewed is replaced.
+        """
+        sql = self._sql
+        used_new: set[int] = set()
+        used_old: set[int] = set()
+        pairs: list[tuple[Any, ...]] = []
+        with self.database.engine.connect() as conn:
+            for statement in (sql.moves_by_fingerprint, sql.moves_by_hash):
+                for row in conn.exec_driver_sql(
+                    statement, (integration_id, False, False)
+                ):
+                    old_id, new_file_id = row[0], row[2]
+                    if old_id in used_old or new_file_id in used_new:
+                        continue
+                    used_old.add(old_id)
+                    used_new.add(new_file_id)
+                    pairs.append(tuple(row))
+        if not pairs:
+            return
+        started_value = sql.time_of(started)
+        for start in range(0, len(pairs), self.settings.batch_size):
+            chunk = pairs[start : start + self.settings.batch_size]
+            with self.database.write_connection() as conn:
+                for pair in chunk:
+                    self._apply_move(conn, pair, started_value, counts)
+                _save_counts(conn, sql, run_id, counts)
+
+    def _apply_move(
+        self, conn: Connection, pair: tuple[Any, ...], started: Any, counts: RunCounts
+    ) -> None:
+        (
+            old_file_id,
+            artifact_id,
+            new_file_id,
+            new_source_id,
+            new_path,
+            new_name,
+            new_size,
+            new_modified,
+            new_hash,
+            new_artifact_id,
+            new_artifact_created,
+            old_vanished_at,
+        ) = pair
+        sql = self._sql
+        if new_artifact_id is not None:
+            conn.exec_driver_sql(sql.delete_artifact, (new_artifact_id,))
+            if _not_before(new_artifact_created, started):
+                counts.created -= 1
+        if _not_before(old_vanished_at, started):
+            counts.removed -= 1
+        counts.updated += 1
+        conn.exec_driver_sql(sql.delete_file, (old_file_id,))
+        title = title_from_name(new_name)
+        conn.exec_driver_sql(
+            sql.move_artifact,
+            (
+                new_source_id,
+                new_path,
+                new_name,
+                title,
+                new_size,
+                new_modified,
+                new_hash,
+                self._sql.time(None),
+                artifact_id,
+            ),
+        )
+        conn.exec_driver_sql(sql.retitle_text, (title, artifact_id))
+        conn.exec_driver_sql(sql.link_file, (artifact_id, new_file_id))
+        log.info("Kept artifact_id=%s for moved file %s", artifact_id, new_path)
+
+    # -- runs -------------------------------------------------------------
+
+    def _close_interrupted_runs(self, integration_id: int) -> None:
+        """Runs still 'running' while we hold the lock were killed mid-way."""
+        with self.database.write() as session:
+            for run in session.scalars(
+                select(Run).where(
+                    Run.integration_id == integration_id,
+                    Run.status == RunStatus.RUNNING,
+                )
+            ):
+                run.status = RunStatus.FAILED
+                run.finished_at = utcnow()
+                run.error_message = "interrupted: the process stopped during the run"
+
+    def _start_run(
+        self, integration_id: int, kind: str, trigger: str, folder: str | None
+    ) -> int:
+        with self.database.write() as session:
+            run = Run(
+                integration_id=integration_id,
+                kind=kind,
+                trigger=trigger,
+                status=RunStatus.RUNNING,
+                folder=folder,
+                started_at=utcnow(),
+            )
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def _finish_run(
+        self,
+        integration_id: int,
+        run_id: int,
+        status: str,
+        counts: RunCounts,
+        error_message: str | None,
+        cursor: str | None = None,
+        full: bool = False,
+    ) -> None:
+        now = utcnow()
+        try:
+            with self.database.write() as session:
+                run = session.get(Run, run_id)
+                integration = session.get(Integration, integration_id)
+                assert run is not None and integration is not None
+                run.status = status
+                run.finished_at = now
+                run.error_message = error_message
+                for name, value in counts.as_dict().items():
+                    setattr(run, name, value)
+                if status == RunStatus.SUCCEEDED:
+                    integration.last_synced_at = now
+                    integration.last_error = None
+                    if integration.status == IntegrationStatus.ERROR:
+                        integration.status = IntegrationStatus.ACTIVE
+                    if cursor is not None:
+                        integration.cursor = cursor
+                    if full:
+                        integration.last_full_sync_at = now
+                else:
+                    integration.last_error = error_message
+        except StoreError as error:
+            # The disk may be full: the run stays 'running' and the next run
+            # records it as interrupted.
+            log.error("Could not record the end of run %s: %s", run_id, error)
+
+
+def _save_counts(
+    conn: Connection, sql: _Statements, run_id: int, counts: RunCounts
+) -> None:
+    conn.exec_driver_sql(sql.save_counts, (*counts.as_dict().values(), run_id))
+
+
+def _not_before(value: Any, started: Any) -> bool:
+    return value is not None and value >= started
+
+
+def _scopes_for_paths(provider: Provider, paths: Iterable[str]) -> list[Scope]:
+    """One scope per changed path, leaving out paths inside another one."""
+    wanted = sorted({p.strip("/") for p in paths}, key=lambda p: p + "/")
+    scopes: list[Scope] = []
+    for path in wanted:
+        if not path:
+            return [Scope()]
+        if scopes and scopes[-1].path and path.startswith(scopes[-1].path + "/"):
+            continue
+        scopes.append(provider.scope_for_path(path))
+    return scopes
+
+
+@dataclass
+class _Context:
+    """What deciding about one file needs from its integration."""
+
+    integration: Integration
+    provider: Provider
+    config: FolderConfig
+    time: Callable[[int | None], Any]
+
+    def __post_init__(self) -> None:
+        self.time_now = self.time(None)
+
+    def examine(
+        self, listed: ListedFile
+    ) -> tuple[str | None, str | None, Classification | None]:
+        """Skip reason, content hash and classification of one listed file."""
+        if listed.skip_reason is not None:
+            return listed.skip_reason, None, None
+        reason = self.config.skip_reason(listed.rel_path, listed.size, None)
+        if reason is not None:
+            return reason, None, None
+        try:
+            with self.provider.open_content(listed) as stream:
+                content_hash, head = sha256_and_head(
+                    stream, self.config.max_file_size_bytes
+                )
+        except (ContentUnavailableError, OSError) as error:
+            log.warning("Skipping file: %s (%s)", listed.path, _reason_text(error))
+            return SkipReason.UNREADABLE, None, None
+        verdict = classify(listed.name, listed.rel_path, listed.mime_type, head)
+        if self.config.allowed_mime_types and (
+            verdict.mime_type not in self.config.allowed_mime_types
+        ):
+            return SkipReason.UNSUPPORTED, content_hash, None
+        return None, content_hash, verdict
+
+    def file_row(
+        self,
+        listed: ListedFile,
+        modified: Any,
+        content_hash: str | None,
+        mime: str | None,
+        artifact_id: str | None,
+        reason: str | None,
+    ) -> tuple[Any, ...]:
+        return (
+            self.integration.id,
+            listed.source_id,
+            listed.path,
+            listed.name,
+            listed.size,
+            modified,
+            listed.version,
+            listed.fingerprint,
+            content_hash,
+            mime,
+            artifact_id,
+            reason,
+        )
+
+
+def _reason_text(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
+
+
+ARTIFACT_COLUMNS = (
+    "id, integration_id, source_provider, source_id, source_path, name, title, "
+    "mime_type, size_bytes, content_hash, artifact_type, confidence, classified_by, "
+    "status, source_available, captured_date, modified_at, created_at, updated_at, "
+    "title_edited, tags, authors, keywords, metadata"
+)
+FILE_COLUMNS = (
+    "integration_id, source_id, path, name, size, modified_at, version, fingerprint, "
+    "content_hash, mime_type, artifact_id, skip_reason"
+)
+MOVE_SELECT = (
+    "SELECT old.id, old.artifact_id, new.id, new.source_id, new.path, new.name, "
+    "new.size, new.modified_at, new.content_hash, new.artifact_id, na.created_at, "
+    "old.vanished_at "
+    "FROM source_files old "
+    "JOIN artifacts oa ON oa.id = old.artifact_id "
+    "JOIN source_files new ON new.integration_id = old.integration_id "
+    "AND new.id <> old.id AND {match} "
+    "LEFT JOIN artifacts na ON na.id = new.artifact_id "
+    "WHERE old.integration_id = ? AND old.vanished_at IS NOT NULL "
+    "AND new.vanished_at IS NULL AND new.skip_reason IS NULL "
+    "AND oa.source_available = ? "
+    "AND (na.id IS NULL OR (na.status = 'pending' AND na.reviewed_at IS NULL "
+    "AND na.classified_by <> 'user' AND na.title_edited = ?)) "
+    "ORDER BY old.id"
+)
+
+
+class _Statements:
+    """The engine's SQL, with the driver's placeholders and datetime format."""
+
+    def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite
+        count_columns = ", ".join(f"{name} = ?" for name in RunCounts().as_dict())
+        statements = {
+            "stored_exact": (
+                "SELECT id, source_id, version, artifact_id, skip_reason, "
+                "vanished_at IS NOT NULL FROM source_files "
+                "WHERE integration_id = ? AND source_id = ?"
+            ),
+            "insert_artifact": (
+                f"INSERT INTO artifacts ({ARTIFACT_COLUMNS}) VALUES "
+                f"({', '.join('?' * len(ARTIFACT_COLUMNS.split(',')))})"
+            ),
+            "insert_text": (
+                "INSERT INTO artifact_texts (artifact_id, title, body) VALUES (?, ?, ?)"
+            ),
+            "insert_file": (
+                f"INSERT INTO source_files ({FILE_COLUMNS}) VALUES "
+                f"({', '.join('?' * len(FILE_COLUMNS.split(',')))})"
+            ),
+            "update_file": (
+                "UPDATE source_files SET path = ?, name = ?, size = ?, "
+                "modified_at = ?, version = ?, fingerprint = ?, content_hash = ?, "
+                "mime_type = ?, "
+                "skip_reason = ?, vanished_at = NULL WHERE id = ?"
+            ),
+            "update_artifact": (
+                "UPDATE artifacts SET source_path = ?, name = ?, size_bytes = ?, "
+                "content_hash = ?, modified_at = ?, updated_at = ?, "
+                "source_available = TRUE WHERE id = ?"
+            ),
+            "reclassify_artifact": (
+                "UPDATE artifacts SET artifact_type = ?, confidence = ?, mime_type = ? "
+                "WHERE id = ? AND classified_by = 'rules'"
+            ),
+            "vanish_file": "UPDATE source_files SET vanished_at = ? WHERE id = ?",
+            "vanish_artifact": (
+                "UPDATE artifacts SET source_available = FALSE, updated_at = ? "
+                "WHERE id = ?"
+            ),
+            "drop_file": "DELETE FROM source_files WHERE id = ?",
+            "delete_file": "DELETE FROM source_files WHERE id = ?",
+            "delete_artifact": "DELETE FROM artifacts WHERE id = ?",
+            "move_artifact": (
+                "UPDATE artifacts SET source_id = ?, source_path = ?, name = ?, "
+                "title = CASE WHEN title_edited THEN title ELSE ? END, "
+                "size_bytes = ?, modified_at = ?, content_hash = ?, updated_at = ?, "
+                "source_available = TRUE WHERE id = ?"
+            ),
+            "retitle_text": (
+                "UPDATE artifact_texts SET title = ? WHERE artifact_id = ? AND "
+                "artifact_id IN (SELECT id FROM artifacts WHERE title_edited = FALSE)"
+            ),
+            "link_file": "UPDATE source_files SET artifact_id = ? WHERE id = ?",
+            "moves_by_fingerprint": MOVE_SELECT.format(
+                match="new.fingerprint = old.fingerprint"
+            ),
+            "moves_by_hash": MOVE_SELECT.format(
+                match="new.content_hash = old.content_hash AND new.size = old.size"
+            ),
+            "save_counts": f"UPDATE runs SET {count_columns} WHERE id = ?",
+        }
+        for name, statement in statements.items():
+            setattr(self, name, self._placeholders(statement))
+
+    # Attributes set above, declared for the type checker.
+    stored_exact: str
+    insert_artifact: str
+    insert_text: str
+    insert_file: str
+    update_file: str
+    update_artifact: str
+    reclassify_artifact: str
+    vanish_file: str
+    vanish_artifact: str
+    drop_file: str
+    delete_file: str
+    delete_artifact: str
+    move_artifact: str
+    retitle_text: str
+    link_file: str
+    moves_by_fingerprint: str
+    moves_by_hash: str
+    save_counts: str
+
+    def _placeholders(self, statement: str) -> str:
+        return statement if self.sqlite else statement.replace("?", "%s")
+
+    def stored_page(self, high: str | None, inclusive: bool) -> str:
+        comparison = ">=" if inclusive else ">"
+        upper = " AND source_id < ?" if high is not None else ""
+        statement = (
+            "SELECT id, source_id, version, artifact_id, skip_reason, "
+            "vanished_at IS NOT NULL FROM source_files "
+            f"WHERE integration_id = ? AND source_id {comparison} ?{upper} "
+            "ORDER BY source_id LIMIT ?"
+        )
+        return self._placeholders(statement)
+
+    def time(self, nanoseconds: int | None) -> Any:
+        """A database value for a file time in ns, or for now when None."""
+        if nanoseconds is None:
+            moment = datetime.now(UTC)
+        else:
+            moment = datetime.fromtimestamp(nanoseconds / 1e9, UTC)
+        return self.time_of(moment)
+
+    def time_of(self, moment: datetime) -> Any:
+        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime(SQLITE_DATETIME_FORMAT) if self.sqlite else naive

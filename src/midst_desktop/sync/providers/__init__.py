@@ -1,0 +1,1 @@
+"""Sources of files: the local disk now, Google Drive and Dropbox next."""

@@ -1,0 +1,219 @@
+"""A folder on this computer: an ordered os.scandir walk that never follows links."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import BinaryIO
+
+from midst_desktop.store.models import SkipReason
+from midst_desktop.sync.folders import FolderConfig
+from midst_desktop.sync.providers.base import (
+    ContentUnavailableError,
+    ListedFile,
+    Provider,
+    Scope,
+    SourceUnavailableError,
+)
+
+OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _display_name(name: str) -> tuple[str, bool]:
+    """A storable name; False when the bytes were not valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        return raw.decode("utf-8", errors="backslashreplace"), False
+    return name, True
+
+
+def _sort_key(entry: os.DirEntry[str]) -> str:
+    # A folder sorts as "name/", which makes the walk's order the byte order of
+    # the full relative paths: the order the store returns source ids in.
+    name = _display_name(entry.name)[0]
+    try:
+        return name + "/" if entry.is_dir(follow_symlinks=False) else name
+    except OSError:
+        return name
+
+
+class LocalProvider(Provider):
+    """Files under one root folder; source ids are '/'-separated relative paths."""
+
+    kind = "local"
+    sorted_listing = True
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def start_cursor(self) -> str:
+        return str(time.time_ns())
+
+    def check_root(self) -> None:
+        try:
+            info = os.stat(self.root)
+        except OSError as error:
+            raise SourceUnavailableError(
+                f"cannot read the folder {self.root}: {error.strerror}"
+            ) from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise SourceUnavailableError(f"{self.root} is not a folder")
+
+    def list_files(self, config: FolderConfig, scope: Scope) -> Iterator[ListedFile]:
+        self.check_root()
+        starts = self._starts(config, scope)
+        for start in starts:
+            yield from self._list_start(config, start)
+
+    def _starts(self, config: FolderConfig, scope: Scope) -> list[str]:
+        """Relative paths to walk, disjoint and in id order ('' is the root)."""
+        included = sorted(
+            {folder.strip("/") for folder in config.included_folders},
+            key=lambda p: p + "/",
+        )
+        if "" in included:
+            included = [""]
+        else:
+            included = [
+                p for p in included if not any(p.startswith(q + "/") for q in included)
+            ]
+        if scope.path is None:
+            return included
+        wanted = scope.path
+        for folder in included:
+            if folder in {"", wanted} or wanted.startswith(folder + "/"):
+                return [wanted]
+        return [f for f in included if f.startswith(wanted + "/")]
+
+    def _list_start(self, config: FolderConfig, start: str) -> Iterator[ListedFile]:
+        absolute = self.root / start if start else self.root
+        try:
+            info = os.lstat(absolute)
+        except FileNotFoundError:
+            return
+        except OSError:
+            yield self._folder_marker(start, SkipReason.UNREADABLE)
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            listed = self._listed(start, absolute.name, str(absolute), info)
+            if listed is not None:
+                yield listed
+            return
+        yield from self._walk(config, start)
+
+    def _walk(self, config: FolderConfig, start: str) -> Iterator[ListedFile]:
+        stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = []
+        entries = self._entries(start)
+        if entries is None:
+            yield self._folder_marker(start, SkipReason.UNREADABLE)
+            return
+        stack.append((start, iter(entries)))
+        while stack:
+            folder, remaining = stack[-1]
+            entry = next(remaining, None)
+            if entry is None:
+                stack.pop()
+                continue
+            name, valid = _display_name(entry.name)
+            relative = f"{folder}/{name}" if folder else name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not valid:
+                    yield self._folder_marker(relative, SkipReason.UNREADABLE)
+                elif config.prunes_folder("/" + relative):
+                    yield self._folder_marker(relative, SkipReason.EXCLUDED)
+                else:
+                    children = self._entries(relative)
+                    if children is None:
+                        yield self._folder_marker(relative, SkipReason.UNREADABLE)
+                    else:
+                        stack.append((relative, iter(children)))
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except OSError:
+                yield self._skipped(relative, name, SkipReason.UNREADABLE)
+                continue
+            if not valid:
+                yield self._skipped(relative, name, SkipReason.UNREADABLE, info.st_size)
+                continue
+            listed = self._listed(relative, name, entry.path, info)
+            if listed is not None:
+                yield listed
+
+    def _entries(self, relative: str) -> list[os.DirEntry[str]] | None:
+        path = self.root / relative if relative else self.root
+        try:
+            with os.scandir(path) as iterator:
+                entries = list(iterator)
+        except FileNotFoundError:
+            return []
+        except OSError:
+            return None
+        entries.sort(key=_sort_key)
+        return entries
+
+    def _listed(
+        self, relative: str, name: str, absolute: str, info: os.stat_result
+    ) -> ListedFile | None:
+        if stat.S_ISREG(info.st_mode):
+            return ListedFile(
+                source_id=relative,
+                rel_path="/" + relative,
+                path=absolute,
+                name=name,
+                size=info.st_size,
+                modified_ns=info.st_mtime_ns,
+                version=f"{info.st_size}:{info.st_mtime_ns}",
+                fingerprint=(
+                    f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
+                ),
+            )
+        # Links, sockets, pipes and devices are never opened: a pipe would block.
+        return self._skipped(relative, name, SkipReason.UNSUPPORTED)
+
+    def _skipped(
+        self, relative: str, name: str, reason: str, size: int = 0
+    ) -> ListedFile:
+        return ListedFile(
+            source_id=relative,
+            rel_path="/" + relative,
+            path=str(self.root / relative),
+            name=name,
+            size=size,
+            modified_ns=None,
+            version=f"skip:{reason}",
+            skip_reason=reason,
+        )
+
+    def _folder_marker(self, relative: str, reason: str) -> ListedFile:
+        """A folder skipped whole is recorded once, as 'folder/'."""
+        name = relative.rsplit("/", 1)[-1] if relative else self.root.name
+        return self._skipped(relative + "/" if relative else "/", name + "/", reason)
+
+    def open_content(self, listed: ListedFile) -> AbstractContextManager[BinaryIO]:
+        try:
+            descriptor = os.open(self.root / listed.source_id, OPEN_FLAGS)
+        except OSError as error:
+            raise ContentUnavailableError(
+                f"cannot read {listed.path}: {error.strerror}"
+            ) from None
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise ContentUnavailableError(f"{listed.path} is not a regular file")
+            os.set_blocking(descriptor, True)
+            return os.fdopen(descriptor, "rb")
+        except BaseException:
+            os.close(descriptor)
+            raise

@@ -42,14 +42,18 @@ def postgres_server() -> Iterator[PostgresServer | None]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer | None
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_server: PostgresServer | None,
 ) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'midst.db'}"
     if postgres_server is None:
         missing(f"PostgreSQL could not start: {getattr(pytest, 'postgres_error', '')}")
         raise AssertionError("unreachable")
-    return postgres_server.create_database(f"t{next(_counter)}", template="midst_template")
+    return postgres_server.create_database(
+        f"t{next(_counter)}", template="midst_template"
+    )
 
 
 @pytest.fixture

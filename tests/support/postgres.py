@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -25,7 +26,7 @@ def find_binary(name: str) -> str | None:
 
 
 class PostgresServer:
-    """initdb + pg_ctl on a Unix socket inside its own folder; root runs it as nobody."""
+    """initdb + pg_ctl on a Unix socket in its own folder; root runs it as nobody."""
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="midst-pg-"))
@@ -36,7 +37,9 @@ class PostgresServer:
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", SERVER_USER, "--"] if self._as_root else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*prefix, *command], check=True, capture_output=True, timeout=120
+        )
 
     def start(self) -> None:
         initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
@@ -46,12 +49,29 @@ class PostgresServer:
             account = pwd.getpwnam(SERVER_USER)
             os.chown(self.folder, account.pw_uid, account.pw_gid)
         self._run(
-            initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8",
+            initdb,
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
         )
-        options = f"-k {self.socket_dir} -c listen_addresses='' -p {self.port} -c fsync=off"
-        self._run(pg_ctl, "-D", str(self.data), "-o", options, "-w", "-l",
-                  str(self.folder / "server.log"), "start")
+        options = (
+            f"-k {self.socket_dir} -c listen_addresses='' -p {self.port} -c fsync=off"
+        )
+        self._run(
+            pg_ctl,
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.folder / "server.log"),
+            "start",
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -65,16 +85,17 @@ class PostgresServer:
     def stop(self) -> None:
         pg_ctl = find_binary("pg_ctl")
         if pg_ctl and self.data.exists():
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):
                 self._run(pg_ctl, "-D", str(self.data), "-m", "immediate", "stop")
-            except subprocess.CalledProcessError:
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def connect(self, database: str) -> psycopg.Connection:
         return psycopg.connect(
-            host=str(self.socket_dir), port=self.port, user="postgres",
-            dbname=database, autocommit=True,
+            host=str(self.socket_dir),
+            port=self.port,
+            user="postgres",
+            dbname=database,
+            autocommit=True,
         )
 
     def url(self, database: str) -> str:

@@ -98,7 +98,8 @@ _words(
 )
 _words(T.CODE_SAMPLE, "code src script scripts notebook notebooks repo algorithm")
 
-WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+TOKEN_RE = re.compile(r"[^\W_]+")
+CAMEL_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 # What a sniffed MIME type says when the name says nothing.
 MIME_PREFIX_TYPES: dict[str, tuple[T, float]] = {
@@ -122,8 +123,14 @@ MIME_EXTENSION = {
 
 
 def words_of(text: str) -> list[str]:
-    """Split a name or path into lower-case words, camelCase included."""
-    return [word.lower() for word in WORD_RE.findall(text)]
+    """Lower-case words of a name or path: each token, and its camelCase parts."""
+    words: list[str] = []
+    for token in TOKEN_RE.findall(text):
+        parts = [part.lower() for part in CAMEL_RE.findall(token)]
+        if len(parts) > 1:
+            words.append(token.lower())
+        words.extend(parts or [token.lower()])
+    return words
 
 
 def sniff_mime(head: bytes) -> str | None:

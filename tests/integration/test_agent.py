@@ -1,0 +1,82 @@
+"""The headless agent: a sync at start, then watched changes applied as they happen."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from midst_desktop.agent import Agent
+from midst_desktop.config import Settings
+from midst_desktop.store.db import Database
+from midst_desktop.store.models import Run
+from tests.support.store import add_local, artifacts_by_source, write
+
+DEADLINE_SECONDS = 30
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    """Poll until condition holds; fail (not time) when it never does."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("the agent did not get there")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def running_agent(
+    database: Database, settings: Settings, tmp_path: Path
+) -> Iterator[tuple[Agent, Path, int]]:
+    root = tmp_path / "Work"
+    for number in range(20):
+        write(root / f"folder{number % 4}" / f"essay {number}.md", f"text {number}")
+    integration_id = add_local(database, root)
+    agent = Agent(database, settings)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    yield agent, root, integration_id
+    agent.stopping.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def finished_runs(database: Database) -> list[Run]:
+    with database.read() as session:
+        return list(session.scalars(select(Run).where(Run.finished_at.is_not(None))))
+
+
+def test_the_agent_syncs_at_start_then_applies_watched_changes(
+    database: Database, running_agent: tuple[Agent, Path, int]
+) -> None:
+    _, root, _ = running_agent
+    wait_for(lambda: len(finished_runs(database)) == 1)
+    assert finished_runs(database)[0].trigger == "startup"
+    assert len(artifacts_by_source(database)) == 20
+
+    write(root / "folder1" / "new poem.md", "fresh")
+    (root / "folder2" / "essay 2.md").write_text("rewritten and longer")
+    (root / "folder3" / "essay 3.md").unlink()
+    (root / "folder0" / "essay 0.md").rename(root / "folder0" / "renamed.md")
+
+    def applied() -> bool:
+        artifacts = artifacts_by_source(database)
+        return (
+            "folder1/new poem.md" in artifacts
+            and artifacts["folder2/essay 2.md"].size_bytes
+            == len("rewritten and longer")
+            and not artifacts["folder3/essay 3.md"].source_available
+            and "folder0/renamed.md" in artifacts
+        )
+
+    wait_for(applied)
+    artifacts = artifacts_by_source(database)
+    assert len(artifacts) == 21
+    assert "folder0/essay 0.md" not in artifacts
+    watched_runs = [r for r in finished_runs(database) if r.trigger == "schedule"]
+    assert watched_runs
+    assert all(r.status == "succeeded" for r in watched_runs)

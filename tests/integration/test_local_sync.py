@@ -88,7 +88,9 @@ def test_a_second_sync_with_nothing_changed_changes_nothing(
     integration_id = add_local(database, tree)
     sync = engine(database, settings)
     sync.sync(integration_id)
-    before = {k: (a.updated_at, a.status) for k, a in artifacts_by_source(database).items()}
+    before = {
+        k: (a.updated_at, a.status) for k, a in artifacts_by_source(database).items()
+    }
 
     run = sync.sync(integration_id)
 
@@ -101,7 +103,9 @@ def test_a_second_sync_with_nothing_changed_changes_nothing(
         "skipped": 0,
         "removed": 0,
     }
-    after = {k: (a.updated_at, a.status) for k, a in artifacts_by_source(database).items()}
+    after = {
+        k: (a.updated_at, a.status) for k, a in artifacts_by_source(database).items()
+    }
     assert after == before
 
 
@@ -139,7 +143,9 @@ def test_incremental_sync_sees_exactly_an_edit_an_add_a_delete_a_rename_and_a_mo
     assert moved.id == first["talks/keynote.pptx"].id
     assert moved.status == "rejected"
     assert moved.review_reason == "old talk"
-    assert after["data/results.csv"].content_hash != first["data/results.csv"].content_hash
+    assert (
+        after["data/results.csv"].content_hash != first["data/results.csv"].content_hash
+    )
     assert after["data/results.csv"].size_bytes == len("a,b\n1,2\n3,4\n")
     gone = after["Smart Contracts.txt"]
     assert gone.source_available is False

@@ -250,3 +250,29 @@ def test_changed_paths_from_a_watcher_sync_only_those_paths(
     assert after["data/results.csv"].source_available is False
     assert counts(run)["created"] == 1
     assert counts(run)["removed"] == 1
+
+
+def test_files_skipped_under_an_old_folder_config_are_taken_in_under_a_new_one(
+    database: Database, settings: Settings, tree: Path
+) -> None:
+    (tree / "notes.log").write_text("kept out for now")
+    integration_id = add_local(
+        database, tree, excluded_patterns=("*/node_modules/*", "*.log")
+    )
+    sync = engine(database, settings)
+    sync.sync(integration_id)
+    assert source_files(database)["notes.log"].skip_reason == "excluded"
+
+    with database.write() as session:
+        integration = queries.get_integration(session, integration_id)
+        integration.folder_config = {
+            **integration.folder_config,
+            "excluded_patterns": [],
+        }
+    run = sync.sync(integration_id)
+
+    after = artifacts_by_source(database)
+    assert "notes.log" in after
+    assert "proj/node_modules/lib/index.js" in after
+    assert "proj/node_modules/" not in source_files(database)
+    assert counts(run)["created"] == 2

@@ -381,7 +381,11 @@ class SyncEngine:
         listed: ListedFile,
         counts: RunCounts,
     ) -> None:
-        if stored.version == listed.version and not stored.vanished:
+        if (
+            stored.version == listed.version
+            and not stored.vanished
+            and not context.skip_is_stale(stored, listed)
+        ):
             if stored.skip_reason is not None and stored.artifact_id is None:
                 counts.skipped += 1
             else:
@@ -646,6 +650,24 @@ class _Context:
 
     def __post_init__(self) -> None:
         self.time_now = self.time(None)
+
+    def skip_is_stale(self, stored: StoredFile, listed: ListedFile) -> bool:
+        """Whether a skipped file deserves another look though it did not change.
+
+        An unreadable file may have been given permission since; an excluded
+        or too large one may be welcome under a changed folder config.
+        """
+        if stored.skip_reason is None or stored.artifact_id is not None:
+            return False
+        if listed.skip_reason is not None:
+            return listed.skip_reason != stored.skip_reason
+        if stored.skip_reason == SkipReason.UNREADABLE:
+            return True
+        if stored.skip_reason == SkipReason.UNSUPPORTED:
+            return not self.config.allowed_mime_types
+        return self.config.skip_reason(listed.rel_path, listed.size, None) != (
+            stored.skip_reason
+        )
 
     def examine(
         self, listed: ListedFile

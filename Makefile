@@ -28,7 +28,7 @@ lint: $(STAMP)
 test: $(STAMP)
 	scripts/system-deps.sh test
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest
+	scripts/with-keyring.sh $(BIN)/pytest
 
 bench: $(STAMP)
 	scripts/system-deps.sh bench

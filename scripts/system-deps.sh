@@ -10,13 +10,27 @@ have_postgres() {
   command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
 
+need_command() {  # need_command COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+}
+
 for need in "${want[@]}"; do
   case "$need" in
     test)
       have_postgres || missing+=(postgresql)
+      # A real Secret Service keyring on a private session bus.
+      need_command dbus-run-session dbus
+      need_command gnome-keyring-daemon gnome-keyring
+      need_command secret-tool libsecret-tools
+      # A virtual screen and a way to photograph it.
+      need_command Xvfb xvfb
+      need_command xauth xauth
+      need_command import imagemagick
+      # Debian packages of the app are built and installed in CI.
+      need_command fakeroot fakeroot
       ;;
     bench)
-      command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+      need_command rclone rclone
       ;;
   esac
 done

@@ -27,6 +27,18 @@ class ContentUnavailableError(ProviderError):
     """One file's content cannot be read (vanished, no permission, not a file)."""
 
 
+class AuthExpiredError(ProviderError):
+    """The provider refused the stored credentials for good (invalid_grant, revoked).
+
+    The engine sets the integration to needs_reauth and keeps its cursor and
+    artifacts; `integrations reconnect ID` repairs it.
+    """
+
+
+class CredentialsUnavailableError(ProviderError):
+    """The keyring is locked or missing, so the token cannot be read right now."""
+
+
 @dataclass(frozen=True, slots=True)
 class ListedFile:
     """One file, or one folder skipped as a whole, as a provider lists it.
@@ -66,11 +78,38 @@ class Scope:
         return self.path, self.path + "/", self.path + "0"
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of a provider's change feed.
+
+    listed is None when the file left the source for us: deleted, trashed,
+    moved out of the included folders, or no longer shared.
+    """
+
+    source_id: str
+    listed: ListedFile | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """Changes to apply together, and the cursor to store once they are applied."""
+
+    changes: list[Change]
+    cursor: str
+
+
 class Provider(abc.ABC):
-    """A source of files. Listings are sorted by source_id when sorted_listing."""
+    """A source of files.
+
+    Listings are sorted by source_id when sorted_listing; otherwise (cloud
+    drives, whose ids are opaque) the engine matches each page of the listing
+    against the store by id. A provider with has_change_feed answers
+    changes_since() for incremental runs; the others are rescanned.
+    """
 
     kind: str
     sorted_listing: bool = True
+    has_change_feed: bool = False
 
     @abc.abstractmethod
     def start_cursor(self) -> str:
@@ -86,6 +125,22 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def open_content(self, listed: ListedFile) -> AbstractContextManager[BinaryIO]:
         """The file's bytes. Raises ContentUnavailableError."""
+
+    def changes_since(self, cursor: str, config: FolderConfig) -> Iterator[ChangePage]:
+        """Pages of changes since cursor, oldest first.
+
+        The last page's cursor is the one to store. Raises CursorInvalidError
+        when the cursor is no longer valid; the engine then runs a full sync.
+        """
+        raise NotImplementedError(f"{self.kind} has no change feed")
+
+    def account_label(self) -> str:
+        """Who the source belongs to, for the person (an e-mail, a folder)."""
+        return ""
+
+    def close(self) -> None:
+        """Release connections; the provider is not used afterwards."""
+        return None
 
     def scope_for_path(self, path: str) -> Scope:
         """The scope of a folder given by the person (relative to the source)."""

@@ -49,6 +49,19 @@ class Settings:
     incremental_interval_minutes: int = 15
     full_interval_hours: int = 24
     log_level: str = "INFO"
+    # OAuth apps; a person or an organisation may register its own (README).
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    dropbox_app_key: str = ""
+    # Provider endpoints. Overriding them is for testing against emulators.
+    gdrive_api_url: str = "https://www.googleapis.com/"
+    gdrive_auth_url: str = "https://accounts.google.com/o/oauth2/auth"
+    gdrive_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105
+    gdrive_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    dropbox_api_url: str = "https://api.dropboxapi.com"
+    dropbox_content_url: str = "https://content.dropboxapi.com"
+    dropbox_auth_url: str = "https://www.dropbox.com/oauth2/authorize"
+    oauth_timeout_seconds: int = 300
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -63,7 +76,22 @@ TUNABLES = {
     "max_file_size_mb": (int, 1, 1_000_000),
     "incremental_interval_minutes": (int, 1, 10_080),
     "full_interval_hours": (int, 1, 8_760),
+    "oauth_timeout_seconds": (int, 5, 3_600),
 }
+
+# Free-text settings, read from the TOML file and from MIDST_<NAME>.
+TEXTS = (
+    "google_client_id",
+    "google_client_secret",
+    "dropbox_app_key",
+    "gdrive_api_url",
+    "gdrive_auth_url",
+    "gdrive_token_url",
+    "gdrive_revoke_url",
+    "dropbox_api_url",
+    "dropbox_content_url",
+    "dropbox_auth_url",
+)
 
 
 def _parse_bool(name: str, raw: object) -> bool:
@@ -146,8 +174,8 @@ def load_settings(
     for key, raw in file_values.items():
         if key in TUNABLES or key in {"scheduler_enabled", "log_level"}:
             values[key] = _coerce(f"{key} in {CONFIG_FILE_NAME}", key, raw)
-        elif key == "database_url" and isinstance(raw, str):
-            values[key] = raw
+        elif key in TEXTS or (key == "database_url" and isinstance(raw, str)):
+            values[key] = str(raw)
         elif key not in known:
             values.setdefault("extra", {})
             extra = values["extra"]
@@ -161,6 +189,10 @@ def load_settings(
         name = f"MIDST_{key.upper()}"
         if name in env:
             values[key] = _coerce(name, key, env[name])
+    for key in TEXTS:
+        name = f"MIDST_{key.upper()}"
+        if env.get(name):
+            values[key] = env[name]
 
     url = (
         database_url

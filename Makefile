@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
-CHECKED := src tests benchmarks
+CHECKED := src tests benchmarks scripts build/entry.py
 
-.PHONY: run test lint bench bench-large install clean
+.PHONY: run test lint bench bench-large install clean binary deb package-test
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -38,5 +38,18 @@ bench-large: $(STAMP)
 	scripts/system-deps.sh bench
 	$(BIN)/python -m benchmarks.run --large
 
+# The one-file Linux binary, dist/midst-desktop.
+binary: $(STAMP)
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN \
+		--distpath dist --workpath build/work build/midst-desktop.spec
+
+deb: binary
+	installer/linux/build-deb.sh $(BIN)/python
+
+# Installs the .deb on this machine and uses the installed app (needs root).
+package-test: deb
+	scripts/system-deps.sh test
+	scripts/package-test.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache benchmarks/work
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache benchmarks/work build/work dist

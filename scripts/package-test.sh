@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Installs the .deb in dist/ and uses the installed app as a person would:
+# version, a local folder of sample files, a full sync, the artifact list,
+# classify, the tray app offscreen, the agent's /health, then uninstall.
+# Needs root (dpkg). Usage: scripts/package-test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deb="$(ls -t dist/midst-desktop_*.deb 2>/dev/null | head -n 1)"
+[ -n "$deb" ] || { echo "no .deb in dist/: run 'make deb' first" >&2; exit 1; }
+app=/usr/bin/midst-desktop
+work="$(mktemp -d -t midst-package-test-XXXXXX)"
+data="$work/data"
+passed=0
+failed=0
+
+check() {  # check NAME COMMAND...: runs COMMAND, counts and reports it
+  local name="$1"
+  shift
+  if "$@" >"$work/last.out" 2>"$work/last.err"; then
+    passed=$((passed + 1))
+    echo "ok: $name"
+  else
+    failed=$((failed + 1))
+    echo "FAILED: $name" >&2
+    sed 's/^/  | /' "$work/last.out" "$work/last.err" >&2
+  fi
+}
+
+cleanup() {
+  dpkg -r midst-desktop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "installing $deb"
+dpkg -i "$deb" >/dev/null
+
+version_matches() {
+  local want
+  want="$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')"
+  [ "$("$app" --version)" = "midst-desktop $want" ]
+}
+check "--version prints the version from pyproject.toml" version_matches
+
+check "the .desktop file and icons are installed" test -f /usr/share/applications/midst-desktop.desktop \
+  -a -f /usr/share/icons/hicolor/48x48/apps/midst-desktop.png \
+  -a -f /usr/share/icons/hicolor/scalable/apps/midst-desktop.svg
+
+python3 scripts/make_samples.py "$work/samples" >"$work/expected.tsv"
+
+check "add a local folder of samples" "$app" --data-dir "$data" integrations add local "$work/samples" --json
+check "a full sync succeeds" "$app" --data-dir "$data" sync --type full --json
+
+every_sample_typed() {
+  "$app" --data-dir "$data" artifacts list --json >"$work/artifacts.json"
+  python3 - "$work/artifacts.json" "$work/expected.tsv" <<'PY'
+import json, sys
+artifacts = {a["name"]: a for a in json.load(open(sys.argv[1]))}
+problems = []
+for line in open(sys.argv[2]):
+    name, expected = line.rstrip("\n").split("\t")
+    got = artifacts.get(name)
+    if got is None:
+        problems.append(f"{name}: no artifact")
+    elif got["artifact_type"] != expected:
+        problems.append(f"{name}: {got['artifact_type']} != {expected}")
+pdf = artifacts.get("sediments-paper.pdf", {})
+# A page count can only come from the bundled PDF library.
+if (pdf.get("metadata") or {}).get("pages") != 1:
+    problems.append(f"PDF metadata has no page count: {pdf.get('metadata')}")
+if problems:
+    sys.exit("; ".join(problems))
+PY
+}
+check "artifacts list shows every sample with its type (native extractors bundled)" every_sample_typed
+
+classify_pdf() {
+  "$app" classify "$work/samples/sediments-paper.pdf" --json >"$work/classify.json"
+  python3 -c '
+import json, sys
+result = json.load(open(sys.argv[1]))
+assert result[0]["artifact_type"] == "academic_paper", result
+' "$work/classify.json"
+}
+check "classify on a PDF" classify_pdf
+
+tray_offscreen() {
+  # The tray app starts, runs a few seconds, and quits cleanly on SIGTERM.
+  QT_QPA_PLATFORM=offscreen timeout --preserve-status -s TERM 6 \
+    "$app" --data-dir "$data"
+}
+check "the tray app starts offscreen and quits cleanly" tray_offscreen
+
+agent_health() {
+  local port=38117
+  MIDST_SERVICE_PORT=$port "$app" --data-dir "$data" agent --serve &
+  local pid=$!
+  local answer=""
+  for _ in $(seq 1 50); do
+    answer="$(python3 -c '
+import sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=2) as r:
+    print(r.status, r.read().decode())
+' "$port" 2>/dev/null)" && break
+    sleep 0.2
+  done
+  kill -TERM "$pid"
+  wait "$pid"
+  echo "$answer"
+  [[ "$answer" == 200* ]] && [[ "$answer" == *'"ok": true'* || "$answer" == *'"ok":true'* ]]
+}
+check "agent --serve answers /health" agent_health
+
+uninstall_keeps_data() {
+  dpkg -r midst-desktop >/dev/null
+  [ ! -e "$app" ] && [ -f "$data/midst.db" ] && [ ! -e /usr/share/applications/midst-desktop.desktop ]
+}
+check "uninstall removes the app and keeps the person's data" uninstall_keeps_data
+
+echo "package test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -38,7 +38,7 @@ dpkg -i "$deb" >/dev/null
 
 version_matches() {
   local want
-  want="$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')"
+  want="$(scripts/version.sh)"
   [ "$("$app" --version)" = "midst-desktop $want" ]
 }
 check "--version prints the version from pyproject.toml" version_matches

@@ -8,7 +8,7 @@ python="${1:-.venv/bin/python}"
 binary=dist/midst-desktop
 [ -x "$binary" ] || { echo "no $binary: run 'make binary' first" >&2; exit 1; }
 
-version="$("$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')"
+version="$(scripts/version.sh)"
 arch="$(dpkg --print-architecture)"
 root="$(mktemp -d -t midst-deb-XXXXXX)"
 trap 'rm -rf "$root"' EXIT

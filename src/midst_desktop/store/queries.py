@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, text, update
+from sqlalchemy import (
+    Select,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from midst_desktop.store.db import Database
@@ -140,11 +149,14 @@ def list_artifacts(
     statement = select(Artifact)
     statement = _apply_filter(statement, wanted, session.get_bind().dialect.name)
     if after is not None:
+        # A row value, not "a < x OR (a = x AND b < y)": SQLite seeks the index
+        # on the row value, but scans it from the start on the OR (46 ms deep
+        # into a million artifacts, against 0.02 ms).
         statement = statement.where(
-            or_(
-                Artifact.captured_date < after.captured_date,
-                (Artifact.captured_date == after.captured_date)
-                & (Artifact.id < after.id),
+            tuple_(Artifact.captured_date, Artifact.id)
+            < tuple_(
+                literal(after.captured_date, Artifact.captured_date.type),
+                literal(after.id, Artifact.id.type),
             )
         )
     statement = statement.order_by(Artifact.captured_date.desc(), Artifact.id.desc())

@@ -84,10 +84,16 @@ class Change:
 
     listed is None when the file left the source for us: deleted, trashed,
     moved out of the included folders, or no longer shared.
+
+    removed_path is set (source_id empty, listed None) by a feed that reports
+    deletions by path only (Dropbox): every stored file at or below that path,
+    compared case-insensitively, left the source. A page lists its removals
+    before its files, so a file moved within the page ends where it went.
     """
 
     source_id: str
     listed: ListedFile | None
+    removed_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,9 @@ class SourceFile(Base):
     )
     skip_reason: Mapped[str | None] = mapped_column(String(16))
     vanished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The last run that listed the file: a cloud listing, which is not in id
+    # order, finds the files it did not see by this stamp.
+    seen_run: Mapped[int | None] = mapped_column(Integer)
 
 
 class Artifact(Base):

@@ -12,14 +12,19 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from midst_desktop.classify.rules import SNIFF_BYTES, Classification, classify
+from midst_desktop.classify.rules import (
+    EXTENSION_TYPES,
+    SNIFF_BYTES,
+    Classification,
+    classify,
+)
 from midst_desktop.config import Settings
 from midst_desktop.store.db import Database, StoreError
 from midst_desktop.store.models import (
@@ -39,7 +44,9 @@ from midst_desktop.store.models import (
 from midst_desktop.sync.folders import FolderConfig
 from midst_desktop.sync.locks import sync_lock
 from midst_desktop.sync.providers.base import (
+    AuthExpiredError,
     ContentUnavailableError,
+    CursorInvalidError,
     ListedFile,
     Provider,
     ProviderError,
@@ -50,6 +57,8 @@ log = logging.getLogger(__name__)
 
 HASH_CHUNK = 1024 * 1024
 STORED_ROWS_PAGE = 2000
+# Source ids per IN (...) lookup, well under SQLite's variable limit.
+LOOKUP_CHUNK = 500
 RUN_WORDS = {
     RunKind.FULL: "Full import",
     RunKind.INCREMENTAL: "Incremental sync",
@@ -99,6 +108,8 @@ class Batch:
     vanished_files: list[tuple[Any, ...]] = field(default_factory=list)
     vanished_artifacts: list[tuple[Any, ...]] = field(default_factory=list)
     dropped_files: list[tuple[Any, ...]] = field(default_factory=list)
+    seen: list[tuple[Any, ...]] = field(default_factory=list)
+    cursor: str | None = None
     size: int = 0
 
 
@@ -181,10 +192,13 @@ class SyncEngine:
         else:
             scopes = [Scope()]
 
-        with sync_lock(self.database, integration_id):
-            self._close_interrupted_runs(integration_id)
-            run_id = self._start_run(integration_id, kind, trigger, folder)
-            return self._run(integration, provider, config, kind, scopes, run_id)
+        try:
+            with sync_lock(self.database, integration_id):
+                self._close_interrupted_runs(integration_id)
+                run_id = self._start_run(integration_id, kind, trigger, folder)
+                return self._run(integration, provider, config, kind, scopes, run_id)
+        finally:
+            provider.close()
 
     # -- one run ----------------------------------------------------------
 
@@ -207,13 +221,36 @@ class SyncEngine:
         counts = RunCounts()
         started = utcnow()
         try:
-            cursor = provider.start_cursor()
-            for scope in scopes:
-                self._reconcile(integration, provider, config, scope, run_id, counts)
-            self._match_moves(integration.id, run_id, started, counts)
+            cursor: str | None = None
+            if self._follows_change_feed(integration, provider, kind, scopes):
+                try:
+                    cursor = self._apply_changes(
+                        integration, provider, config, run_id, counts
+                    )
+                except CursorInvalidError as error:
+                    log.info(
+                        "The change token of integration_id=%s is no longer valid "
+                        "(%s); running a full import",
+                        integration.id,
+                        error,
+                    )
+                    kind = RunKind.FULL
+                    word = RUN_WORDS[RunKind.FULL]
+                    self._set_run_kind(run_id, kind)
+            if cursor is None:
+                cursor = provider.start_cursor()
+                for scope in scopes:
+                    self._reconcile(
+                        integration, provider, config, scope, run_id, counts
+                    )
+            if provider.sorted_listing:
+                # Cloud ids survive renames and moves; paths as ids do not.
+                self._match_moves(integration.id, run_id, started, counts)
         except (ProviderError, StoreError, OSError) as error:
-            message = str(error) or type(error).__name__
+            message = _one_line(str(error) or type(error).__name__)
             self._finish_run(integration.id, run_id, RunStatus.FAILED, counts, message)
+            if isinstance(error, AuthExpiredError):
+                self._needs_reauth(integration.id, message)
             log.error(
                 "%s failed for integration_id=%s: %s", word, integration.id, message
             )
@@ -264,6 +301,9 @@ class SyncEngine:
         counts: RunCounts,
     ) -> None:
         """Merge the sorted listing with the stored files of one scope."""
+        if not provider.sorted_listing:
+            self._reconcile_by_id(integration, provider, config, scope, run_id, counts)
+            return
         stored_rows = self._stored_files(integration.id, scope)
         stored = next(stored_rows, None)
         batch = Batch()
@@ -316,6 +356,159 @@ class SyncEngine:
             if len(rows) < STORED_ROWS_PAGE:
                 return
             after = rows[-1][1]
+
+    # -- cloud listings and change feeds ----------------------------------
+
+    @staticmethod
+    def _follows_change_feed(
+        integration: Integration, provider: Provider, kind: str, scopes: list[Scope]
+    ) -> bool:
+        return (
+            kind == RunKind.INCREMENTAL
+            and provider.has_change_feed
+            and integration.cursor is not None
+            and all(scope.is_everything for scope in scopes)
+        )
+
+    def _reconcile_by_id(
+        self,
+        integration: Integration,
+        provider: Provider,
+        config: FolderConfig,
+        scope: Scope,
+        run_id: int,
+        counts: RunCounts,
+    ) -> None:
+        """Match an unsorted listing page by page against the store by id.
+
+        Every file listed is stamped with the run; what the run did not see
+        is found by its stamp at the end, so memory holds one page only.
+        """
+        context = _Context(integration, provider, config, self._sql.time)
+        page: dict[str, ListedFile | None] = {}
+        for listed in provider.list_files(config, scope):
+            if listed.source_id not in page:
+                counts.listed += 1
+            page[listed.source_id] = listed
+            if len(page) >= self.settings.batch_size:
+                self._apply_page(context, page, run_id, counts, None)
+                page = {}
+        self._apply_page(context, page, run_id, counts, None)
+        self._vanish_unseen(integration.id, scope, run_id, counts)
+
+    def _apply_changes(
+        self,
+        integration: Integration,
+        provider: Provider,
+        config: FolderConfig,
+        run_id: int,
+        counts: RunCounts,
+    ) -> str:
+        """Apply the change feed page by page; returns the cursor to keep.
+
+        Each page's changes and its cursor commit in one transaction, so a
+        run stopped half-way resumes from the last page applied.
+        """
+        assert integration.cursor is not None
+        context = _Context(integration, provider, config, self._sql.time)
+        cursor = integration.cursor
+        for change_page in provider.changes_since(cursor, config):
+            changes: dict[str, ListedFile | None] = {}
+            for change in change_page.changes:
+                # The feed may name a file twice; its last state is the one.
+                changes[change.source_id] = change.listed
+            counts.listed += sum(1 for c in changes.values() if c is not None)
+            self._apply_page(context, changes, run_id, counts, change_page.cursor)
+            cursor = change_page.cursor
+        return cursor
+
+    def _apply_page(
+        self,
+        context: _Context,
+        page: dict[str, ListedFile | None],
+        run_id: int,
+        counts: RunCounts,
+        cursor: str | None,
+    ) -> None:
+        """Decide and write one page of files (None: the file left the source)."""
+        if not page and cursor is None:
+            return
+        stored = self._stored_by_ids(context.integration.id, list(page))
+        batch = Batch(cursor=cursor)
+        for source_id, listed in page.items():
+            row = stored.get(source_id)
+            if listed is None:
+                if row is not None:
+                    self._vanish(batch, row, counts)
+                continue
+            batch.seen.append((run_id, context.integration.id, source_id))
+            if row is None:
+                self._add(batch, context, listed, counts)
+            else:
+                self._compare(batch, context, row, listed, counts)
+        self._flush(batch, run_id, counts)
+
+    def _stored_by_ids(
+        self, integration_id: int, source_ids: list[str]
+    ) -> dict[str, StoredFile]:
+        found: dict[str, StoredFile] = {}
+        with self.database.engine.connect() as conn:
+            for start in range(0, len(source_ids), LOOKUP_CHUNK):
+                chunk = source_ids[start : start + LOOKUP_CHUNK]
+                for row in conn.exec_driver_sql(
+                    self._sql.stored_by_ids(len(chunk)), (integration_id, *chunk)
+                ):
+                    found[row[1]] = StoredFile(*row)
+        return found
+
+    def _vanish_unseen(
+        self, integration_id: int, scope: Scope, run_id: int, counts: RunCounts
+    ) -> None:
+        """Mark the files of the scope that this run did not list as gone."""
+        prefix = None if scope.path is None else "/" + scope.path.strip("/")
+        after = 0
+        while True:
+            with self.database.engine.connect() as conn:
+                rows = conn.exec_driver_sql(
+                    self._sql.unseen_page,
+                    (integration_id, run_id, after, STORED_ROWS_PAGE),
+                ).all()
+            batch = Batch()
+            for row in rows:
+                path = row[6]
+                if prefix is None or path == prefix or path.startswith(prefix + "/"):
+                    self._vanish(batch, StoredFile(*row[:6]), counts)
+            self._flush(batch, run_id, counts)
+            if len(rows) < STORED_ROWS_PAGE:
+                return
+            after = rows[-1][0]
+
+    def _set_run_kind(self, run_id: int, kind: str) -> None:
+        with self.database.write() as session:
+            run = session.get(Run, run_id)
+            assert run is not None
+            run.kind = kind
+
+    def _needs_reauth(self, integration_id: int, message: str) -> None:
+        """The provider refused the credentials for good: ask the person."""
+        try:
+            with self.database.write() as session:
+                integration = session.get(Integration, integration_id)
+                assert integration is not None
+                integration.status = IntegrationStatus.NEEDS_REAUTH
+                integration.last_error = message
+        except StoreError as error:
+            log.error(
+                "Could not record that integration %s needs reconnecting: %s",
+                integration_id,
+                error,
+            )
+            return
+        log.warning(
+            "Integration integration_id=%s needs to be reconnected: %s",
+            integration_id,
+            message,
+        )
 
     # -- deciding per file ------------------------------------------------
 
@@ -464,9 +657,12 @@ class SyncEngine:
                 (sql.reclassify_artifact, batch.reclassified),
                 (sql.vanish_file, batch.vanished_files),
                 (sql.vanish_artifact, batch.vanished_artifacts),
+                (sql.mark_seen, batch.seen),
             ):
                 if rows:
                     conn.exec_driver_sql(statement, rows)
+            if batch.cursor is not None:
+                conn.exec_driver_sql(sql.save_cursor, (batch.cursor, run_id))
             _save_counts(conn, sql, run_id, counts)
 
     def _match_moves(
@@ -678,6 +874,8 @@ class _Context:
         reason = self.config.skip_reason(listed.rel_path, listed.size, None)
         if reason is not None:
             return reason, None, None
+        if not _content_needed(listed):
+            return self._classify_unread(listed)
         try:
             with self.provider.open_content(listed) as stream:
                 content_hash, head = sha256_and_head(
@@ -692,6 +890,22 @@ class _Context:
         ):
             return SkipReason.UNSUPPORTED, content_hash, None
         return None, content_hash, verdict
+
+    def _classify_unread(
+        self, listed: ListedFile
+    ) -> tuple[str | None, str | None, Classification | None]:
+        """Classify from the listing alone: the provider gave what bytes would."""
+        name = listed.name
+        if listed.export_extension:
+            name = f"{name}.{listed.export_extension}"
+        verdict = classify(name, listed.rel_path, listed.mime_type, b"")
+        if listed.mime_type and listed.export_extension:
+            verdict = replace(verdict, mime_type=listed.mime_type)
+        if self.config.allowed_mime_types and (
+            verdict.mime_type not in self.config.allowed_mime_types
+        ):
+            return SkipReason.UNSUPPORTED, listed.content_hash, None
+        return None, listed.content_hash, verdict
 
     def file_row(
         self,
@@ -716,6 +930,26 @@ class _Context:
             artifact_id,
             reason,
         )
+
+
+def _content_needed(listed: ListedFile) -> bool:
+    """Whether classifying the file needs its bytes.
+
+    Not when the provider gave a SHA-256 and the name's extension already
+    decides the format, nor for a native document (its export is text that
+    only extraction reads).
+    """
+    if listed.export_extension is not None:
+        return False
+    if listed.content_hash is None:
+        return True
+    extension = PurePosixPath(listed.name).suffix.lower().lstrip(".")
+    return extension not in EXTENSION_TYPES
+
+
+def _one_line(message: str) -> str:
+    lines = message.strip().splitlines()
+    return lines[0] if lines else message
 
 
 def _reason_text(error: BaseException) -> str:
@@ -816,6 +1050,20 @@ class _Statements:
                 match="new.content_hash = old.content_hash AND new.size = old.size"
             ),
             "save_counts": f"UPDATE runs SET {count_columns} WHERE id = ?",
+            "mark_seen": (
+                "UPDATE source_files SET seen_run = ? "
+                "WHERE integration_id = ? AND source_id = ?"
+            ),
+            "save_cursor": (
+                "UPDATE integrations SET cursor = ? "
+                "WHERE id = (SELECT integration_id FROM runs WHERE id = ?)"
+            ),
+            "unseen_page": (
+                "SELECT id, source_id, version, artifact_id, skip_reason, "
+                "vanished_at IS NOT NULL, path FROM source_files "
+                "WHERE integration_id = ? AND (seen_run IS NULL OR seen_run <> ?) "
+                "AND vanished_at IS NULL AND id > ? ORDER BY id LIMIT ?"
+            ),
         }
         for name, statement in statements.items():
             setattr(self, name, self._placeholders(statement))
@@ -839,6 +1087,17 @@ class _Statements:
     moves_by_fingerprint: str
     moves_by_hash: str
     save_counts: str
+    mark_seen: str
+    save_cursor: str
+    unseen_page: str
+
+    def stored_by_ids(self, count: int) -> str:
+        marks = ", ".join("?" * count)
+        return self._placeholders(
+            "SELECT id, source_id, version, artifact_id, skip_reason, "
+            "vanished_at IS NOT NULL FROM source_files "
+            f"WHERE integration_id = ? AND source_id IN ({marks})"
+        )
 
     def _placeholders(self, statement: str) -> str:
         return statement if self.sqlite else statement.replace("?", "%s")

@@ -44,7 +44,11 @@ class ListedFile:
     """One file, or one folder skipped as a whole, as a provider lists it.
 
     rel_path is '/'-rooted and relative to the integration's root; exclude
-    globs match it. path is what the person sees (absolute for local files).
+    globs match it. path is what the person sees (absolute for local files,
+    the same as rel_path for cloud drives). content_hash, when the provider
+    knows it (a SHA-256), spares a download. export_extension marks a native
+    document (Google Docs): classified as that format, with no checksum and
+    no real size; its content is an export.
     """
 
     source_id: str
@@ -58,6 +62,7 @@ class ListedFile:
     mime_type: str | None = None
     content_hash: str | None = None
     skip_reason: str | None = None
+    export_extension: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

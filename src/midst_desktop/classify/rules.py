@@ -1,21 +1,37 @@
-"""Rules classifier: sniffed format, extension, and whole words in the name and path.
+"""Rules classifier: sniffed format, content signals, whole words of name and path.
 
-The confidences are first estimates per rule; issue 3's evaluation corpus
-replaces them with measured ones.
+Each verdict names the rule that fired (`rule`, stable, used to calibrate
+confidences per rule) and says why in words for the review pane (`reason`).
+The confidences here are per-rule starting points; calibration measures
+them on the evaluation corpus.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import re
+import statistics
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-import filetype
-
+from midst_desktop.classify.sniff import FORMAT_MIMES, SNIFF_BYTES, Sniffed, sniff
 from midst_desktop.store.models import ArtifactType as T
 
-SNIFF_BYTES = 8192
+if TYPE_CHECKING:
+    from midst_desktop.classify.extract.base import Extraction
+
+__all__ = [
+    "EXTENSION_TYPES",
+    "GENERIC_MIME",
+    "SNIFF_BYTES",
+    "Classification",
+    "classify",
+    "guess_mime",
+    "sniff_mime",
+    "words_of",
+]
+
 GENERIC_MIME = "application/octet-stream"
 
 
@@ -25,6 +41,7 @@ class Classification:
     confidence: float
     mime_type: str
     rule: str
+    reason: str = ""
 
 
 # Formats that say what the work is, whatever it is called.
@@ -38,12 +55,12 @@ def _register(artifact_type: T, confidence: float, extensions: str) -> None:
 
 _register(T.VIDEO, 0.92, "mp4 m4v mov mkv avi webm wmv flv mpg mpeg 3gp ogv mts")
 _register(T.AUDIO, 0.92, "mp3 wav flac ogg oga m4a aac aif aiff opus wma mid midi alac")
-_register(T.PRESENTATION, 0.93, "pptx ppt pps ppsx key odp")
+_register(T.PRESENTATION, 0.93, "pptx ppt pps ppsx key odp otp")
 _register(T.VISUAL_ART, 0.8, "psd ai kra xcf procreate clip sai")
-_register(T.VISUAL_ART, 0.72, "jpg jpeg png gif tif tiff webp heic heif bmp svg")
+_register(T.VISUAL_ART, 0.72, "jpg jpeg png gif tif tiff webp heic heif bmp svg avif")
 _register(T.VISUAL_ART, 0.75, "cr2 cr3 nef arw dng orf raf rw2")
 _register(T.DATASET, 0.85, "csv tsv parquet feather arrow h5 hdf5 nc sav dta rds")
-_register(T.DATASET, 0.8, "xlsx xls ods jsonl ndjson sqlite sqlite3 db")
+_register(T.DATASET, 0.8, "xlsx xls ods ots jsonl ndjson sqlite sqlite3 db")
 _register(
     T.CODE_SAMPLE,
     0.88,
@@ -53,11 +70,64 @@ _register(
 )
 _register(T.ACADEMIC_PAPER, 0.8, "tex bib ris")
 _register(T.CREATIVE_WRITING, 0.7, "fountain fdx scriv")
-_register(T.CREATIVE_WRITING, 0.6, "docx doc odt rtf pages")
+_register(T.CREATIVE_WRITING, 0.6, "docx doc odt ott rtf pages")
 _register(T.CREATIVE_WRITING, 0.5, "md markdown txt")
 
-# Containers whose type depends on what the words around them say.
-AMBIGUOUS = {"pdf", "epub", "json", "xml", "html", "htm", "zip"}
+# Sniffed formats, for names that have no extension or a wrong one.
+FORMAT_EXTENSIONS = {
+    "jpg": "jpg",
+    "tif": "tif",
+    "encrypted-office": "",
+    "ole2": "",
+    "text": "txt",
+    "markdown": "md",
+    "latex": "tex",
+    "code": "py",
+}
+DOCUMENT_FORMATS = frozenset(
+    [
+        "pdf",
+        "docx",
+        "doc",
+        "odt",
+        "ott",
+        "rtf",
+        "epub",
+        "txt",
+        "md",
+        "markdown",
+        "html",
+        "htm",
+        "pages",
+        "text",
+        "latex",
+        "tex",
+    ]
+)
+TEXT_FAMILY = frozenset(
+    [
+        "text",
+        "code",
+        "markdown",
+        "latex",
+        "csv",
+        "tsv",
+        "json",
+        "jsonl",
+        "html",
+        "xml",
+        "svg",
+        "rtf",
+    ]
+)
+TEXTUAL_EXTENSIONS = frozenset(
+    [ext for ext, (kind, _) in EXTENSION_TYPES.items() if kind == T.CODE_SAMPLE]
+    + ["txt", "md", "markdown", "tex", "bib", "ris", "csv", "tsv", "json", "jsonl"]
+    + ["ndjson", "xml", "html", "htm", "svg", "rtf", "fountain", "rst"]
+)
+ZIPPED_EXTENSIONS = frozenset(["docx", "pptx", "xlsx", "odt", "odp", "ods", "epub"])
+# Program punctuation per visible character: code scores 0.1-0.3, prose 0.01.
+CODE_SCORE = 0.04
 
 # Whole words in a name or folder; "smart" never matches "art".
 WORD_TYPES: dict[str, T] = {}
@@ -100,25 +170,18 @@ _words(T.CODE_SAMPLE, "code src script scripts notebook notebooks repo algorithm
 
 TOKEN_RE = re.compile(r"[^\W_]+")
 CAMEL_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+CHAPTER_RE = re.compile(
+    r"^\s*chapter\s+(?:\d+|[ivxlc]+|one|two|three|four|five)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+DIALOGUE_RE = re.compile(r"^\s*[\"\u201c\u00ab\u201e\u2018]\S", re.MULTILINE)
+SLIDE_APPLICATIONS = ("beamer", "powerpoint", "impress", "keynote")
 
 # What a sniffed MIME type says when the name says nothing.
 MIME_PREFIX_TYPES: dict[str, tuple[T, float]] = {
     "video/": (T.VIDEO, 0.9),
     "audio/": (T.AUDIO, 0.9),
     "image/": (T.VISUAL_ART, 0.7),
-}
-MIME_EXTENSION = {
-    "application/pdf": "pdf",
-    "application/epub+zip": "epub",
-    "application/zip": "zip",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "application/vnd.oasis.opendocument.text": "odt",
-    "application/vnd.oasis.opendocument.presentation": "odp",
-    "application/vnd.oasis.opendocument.spreadsheet": "ods",
-    "application/x-sqlite3": "sqlite",
-    "application/rtf": "rtf",
 }
 
 
@@ -135,10 +198,7 @@ def words_of(text: str) -> list[str]:
 
 def sniff_mime(head: bytes) -> str | None:
     """The MIME type the first bytes of a file declare, if they declare one."""
-    if not head:
-        return None
-    kind = filetype.guess(head)
-    return str(kind.mime) if kind is not None else None
+    return sniff(head).mime_type
 
 
 def guess_mime(name: str) -> str:
@@ -151,57 +211,316 @@ def _extension(name: str) -> str:
     return suffix[1:].lower() if suffix else ""
 
 
-def _vote_by_words(name: str, folder: str) -> tuple[T, float] | None:
+def _vote_by_words(name: str, folder: str) -> tuple[T, float, list[str]] | None:
     """Name words count twice as much as folder words."""
     scores: dict[T, float] = {}
+    matched: list[str] = []
     for word in words_of(PurePosixPath(name).stem):
         if word in WORD_TYPES:
             scores[WORD_TYPES[word]] = scores.get(WORD_TYPES[word], 0.0) + 2.0
+            matched.append(word)
     for word in words_of(folder):
         if word in WORD_TYPES:
             scores[WORD_TYPES[word]] = scores.get(WORD_TYPES[word], 0.0) + 1.0
+            matched.append(word)
     if not scores:
         return None
     best = max(scores, key=lambda key: scores[key])
     total = sum(scores.values())
-    return best, scores[best] / total
+    words = [word for word in dict.fromkeys(matched) if WORD_TYPES[word] == best]
+    return best, scores[best] / total, words
+
+
+def verse_shaped(text: str) -> bool:
+    """Short lines in stanzas with few digits: how poems and lyrics look."""
+    sample = text[:4000]
+    lines = [line.strip() for line in sample.splitlines() if line.strip()]
+    if len(lines) < 6:
+        return False
+    lengths = [len(line) for line in lines]
+    letters = sum(char.isalpha() for char in sample)
+    digits = sum(char.isdigit() for char in sample)
+    if letters == 0 or digits / letters > 0.03:
+        return False
+    mean = statistics.fmean(lengths)
+    long_lines = sum(1 for length in lengths if length > 70)
+    stanzas = sample.count("\n\n") + sample.count("\n \n")
+    return (
+        12 <= mean <= 55
+        and long_lines <= len(lines) // 10
+        and (stanzas >= 1 or len(lines) >= 10)
+    )
+
+
+def _verdict(
+    artifact_type: T | str, confidence: float, mime: str, rule: str, reason: str
+) -> Classification:
+    return Classification(
+        str(artifact_type),
+        round(min(max(confidence, 0.01), 0.99), 3),
+        mime,
+        rule,
+        reason,
+    )
+
+
+def _format_of(name: str, sniffed: Sniffed, extraction: Extraction | None) -> str:
+    """The extension that stands for the real format: the name's, unless the
+    bytes say otherwise."""
+    extension = _extension(name)
+    real = sniffed.format
+    if extraction is not None and not extraction.failed:
+        real = extraction.format if extraction.format != "unknown" else real
+    if real is None:
+        return extension
+    if real in TEXT_FAMILY and extension in TEXTUAL_EXTENSIONS:
+        return extension  # text whose name says its kind: .py, .md, .csv, .tex
+    if real == "zip" and extension in ZIPPED_EXTENSIONS:
+        return extension  # an OOXML file whose first bytes did not show it
+    return FORMAT_EXTENSIONS.get(real, real)
 
 
 def classify(
-    name: str, path: str = "", mime_type: str | None = None, head: bytes = b""
+    name: str,
+    path: str = "",
+    mime_type: str | None = None,
+    head: bytes = b"",
+    extraction: Extraction | None = None,
 ) -> Classification:
-    """Classify one file from its name, its folder path and its first bytes."""
+    """Classify a file by its name, folder path, first bytes and extracted content."""
     folder = str(PurePosixPath(path).parent) if path else ""
-    sniffed = sniff_mime(head) if head else None
-    extension = _extension(name)
-    if sniffed and (not extension or extension not in EXTENSION_TYPES):
-        extension = MIME_EXTENSION.get(sniffed, extension)
-    mime = sniffed or mime_type or guess_mime(name)
+    sniffed = sniff(head) if head else Sniffed(None, None)
+    fmt = _format_of(name, sniffed, extraction)
+    mime = (
+        sniffed.mime_type
+        or FORMAT_MIMES.get(extraction.format if extraction else "", "")
+        or mime_type
+        or guess_mime(name)
+    )
     words = _vote_by_words(name, folder)
+    content = extraction if extraction is not None and not extraction.failed else None
 
-    if extension in EXTENSION_TYPES:
-        artifact_type, confidence = EXTENSION_TYPES[extension]
-        if words is not None and words[0] == artifact_type:
-            confidence = round(min(0.97, confidence + 0.05 * words[1] + 0.02), 3)
-        elif words is not None and confidence < 0.75 and words[1] >= 0.6:
-            # A .docx called "thesis" is a paper, not creative writing.
-            return Classification(
-                words[0], round(0.55 + 0.1 * words[1], 3), mime, "words"
+    verdict = _by_content(fmt, content, mime, words)
+    if verdict is not None:
+        return verdict
+    return _by_name(fmt, mime, words)
+
+
+def _by_content(
+    fmt: str,
+    content: Extraction | None,
+    mime: str,
+    words: tuple[T, float, list[str]] | None,
+) -> Classification | None:
+    """Rules that read what is inside the file."""
+    if content is None:
+        return None
+    meta = content.metadata
+    text = content.text
+
+    if fmt in {"pptx", "odp", "otp", "ppt", "key"}:
+        slides = meta.get("slides")
+        counted = f", {slides} slides" if slides else ""
+        return _verdict(
+            T.PRESENTATION, 0.96, mime, "format-slides", f"Slide deck (.{fmt}{counted})"
+        )
+    if fmt in {"xlsx", "ods", "ots", "xls"}:
+        sheets = meta.get("sheets")
+        counted = f", {sheets} sheets" if sheets else ""
+        return _verdict(
+            T.DATASET, 0.92, mime, "format-sheet", f"Spreadsheet (.{fmt}{counted})"
+        )
+    if meta.get("has_video") is False and fmt in {"webm", "mkv", "mp4", "ogg"}:
+        return _verdict(
+            T.AUDIO, 0.9, mime, "media-audio-only", "Media file with no video track"
+        )
+    if meta.get("camera") and meta.get("width"):
+        return _verdict(
+            T.VISUAL_ART,
+            0.9,
+            mime,
+            "image-camera",
+            f"Photo taken with {meta['camera']}",
+        )
+    width, height = meta.get("width", 0), meta.get("height", 0)
+    if fmt not in {"pdf"} and 0 < max(width, height) <= 64:
+        return _verdict(
+            T.OTHER, 0.6, mime, "image-icon", f"Icon-sized image ({width}x{height})"
+        )
+
+    if content.format == "code":
+        score = meta.get("code_score", 0.0)
+        language = meta.get("language", "source code")
+        if score >= CODE_SCORE:
+            return _verdict(
+                T.CODE_SAMPLE, 0.94, mime, "code-syntax", f"{language} with code syntax"
             )
-        return Classification(artifact_type, confidence, mime, "extension")
+        # A poem saved as .py is still a poem: fall through to the text rules.
+    if content.format in {"csv", "tsv"} and meta.get("columns", 0) >= 2:
+        return _verdict(
+            T.DATASET,
+            0.9,
+            mime,
+            "content-table",
+            f"Table of {meta.get('rows', 0)} rows and {meta['columns']} columns",
+        )
+    if content.format in {"json", "jsonl"} and meta.get("rows", 0) >= 2:
+        return _verdict(
+            T.DATASET, 0.85, mime, "content-records", f"{meta['rows']} JSON records"
+        )
+    if content.format == "latex":
+        document_class = meta.get("subject", "")
+        if "beamer" in document_class:
+            return _verdict(
+                T.PRESENTATION, 0.92, mime, "latex-beamer", "LaTeX slides (beamer)"
+            )
 
-    if extension == "pdf":
+    return _document_signals(fmt, content, mime, words, text)
+
+
+def _document_signals(
+    fmt: str,
+    content: Extraction,
+    mime: str,
+    words: tuple[T, float, list[str]] | None,
+    text: str,
+) -> Classification | None:
+    meta = content.metadata
+    if fmt not in DOCUMENT_FORMATS and content.format not in {
+        "latex",
+        "markdown",
+        "text",
+    }:
+        return None
+    sections = set(meta.get("sections", []))
+    identifier = (
+        "DOI" if meta.get("doi") else "arXiv id" if meta.get("arxiv_id") else ""
+    )
+    if identifier and sections:
+        found = " and ".join(sorted(sections))
+        return _verdict(
+            T.ACADEMIC_PAPER,
+            0.96,
+            mime,
+            "paper-identifier-sections",
+            f"{identifier} and {found} section found",
+        )
+    if {"abstract", "references"} <= sections:
+        return _verdict(
+            T.ACADEMIC_PAPER,
+            0.92,
+            mime,
+            "paper-sections",
+            "Abstract and References sections",
+        )
+    if identifier:
+        return _verdict(
+            T.ACADEMIC_PAPER, 0.82, mime, "paper-identifier", f"{identifier} found"
+        )
+    application = meta.get("application", "").lower()
+    pages = meta.get("pages", 0)
+    if fmt == "pdf" and any(word in application for word in SLIDE_APPLICATIONS):
+        return _verdict(
+            T.PRESENTATION,
+            0.9,
+            mime,
+            "pdf-slides-app",
+            "PDF made by a slides application",
+        )
+    if fmt == "pdf" and meta.get("landscape") and pages >= 3:
+        return _verdict(
+            T.PRESENTATION,
+            0.85,
+            mime,
+            "pdf-landscape",
+            f"Landscape PDF of {pages} pages",
+        )
+    if content.format == "latex" and sections:
+        return _verdict(
+            T.ACADEMIC_PAPER,
+            0.85,
+            mime,
+            "latex-paper",
+            "LaTeX article with an abstract",
+        )
+    if text and verse_shaped(text):
+        return _verdict(
+            T.CREATIVE_WRITING,
+            0.8,
+            mime,
+            "text-verse",
+            "Short lines in stanzas, as verse",
+        )
+    if text and (CHAPTER_RE.search(text) or len(DIALOGUE_RE.findall(text)) >= 4):
+        return _verdict(
+            T.CREATIVE_WRITING,
+            0.78,
+            mime,
+            "text-fiction",
+            "Chapters or dialogue, as fiction",
+        )
+    if sections and pages <= 60:
+        return _verdict(
+            T.ACADEMIC_PAPER,
+            0.6,
+            mime,
+            "paper-one-section",
+            f"{next(iter(sections)).title()} section found",
+        )
+    return None
+
+
+def _by_name(
+    fmt: str, mime: str, words: tuple[T, float, list[str]] | None
+) -> Classification:
+    """Rules that read only the format and the words of the name and path."""
+    said = f" ({', '.join(words[2][:3])})" if words is not None else ""
+    if fmt in EXTENSION_TYPES:
+        artifact_type, confidence = EXTENSION_TYPES[fmt]
+        if words is not None and words[0] == artifact_type:
+            confidence = min(0.97, confidence + 0.05 * words[1] + 0.02)
+            return _verdict(
+                artifact_type, confidence, mime, "extension-words", f".{fmt} file{said}"
+            )
+        if words is not None and confidence < 0.75 and words[1] >= 0.6:
+            # A .docx called "thesis" is a paper, not creative writing.
+            return _verdict(
+                words[0],
+                0.55 + 0.1 * words[1],
+                mime,
+                "words",
+                f"Name and folder words{said}",
+            )
+        return _verdict(artifact_type, confidence, mime, "extension", f".{fmt} file")
+
+    if fmt == "pdf":
         if words is not None:
-            return Classification(words[0], round(0.6 + 0.2 * words[1], 3), mime, "pdf")
-        return Classification(T.ACADEMIC_PAPER, 0.45, mime, "pdf")
-    if extension == "epub":
-        return Classification(T.CREATIVE_WRITING, 0.6, mime, "epub")
-    if extension in {"json", "xml"}:
-        return Classification(T.DATASET, 0.55, mime, "structured")
+            return _verdict(
+                words[0], 0.6 + 0.2 * words[1], mime, "pdf-words", f"PDF{said}"
+            )
+        return _verdict(T.OTHER, 0.4, mime, "pdf", "PDF with no sign of its kind")
+    if fmt == "epub":
+        if words is not None:
+            return _verdict(
+                words[0], 0.55 + 0.2 * words[1], mime, "epub-words", f"E-book{said}"
+            )
+        return _verdict(T.CREATIVE_WRITING, 0.55, mime, "epub", "E-book")
+    if fmt in {"json", "xml"}:
+        return _verdict(
+            T.DATASET, 0.55, mime, "structured", f"Structured data (.{fmt})"
+        )
+    if fmt == "encrypted-office":
+        return _verdict(T.OTHER, 0.3, mime, "encrypted", "Encrypted Office document")
 
     for prefix, (artifact_type, confidence) in MIME_PREFIX_TYPES.items():
         if mime.startswith(prefix):
-            return Classification(artifact_type, confidence, mime, "mime")
+            return _verdict(artifact_type, confidence, mime, "mime", f"{mime} content")
     if words is not None:
-        return Classification(words[0], round(0.35 + 0.2 * words[1], 3), mime, "words")
-    return Classification(T.OTHER, 0.3, mime, "fallback")
+        return _verdict(
+            words[0],
+            0.35 + 0.2 * words[1],
+            mime,
+            "words",
+            f"Name and folder words{said}",
+        )
+    return _verdict(T.OTHER, 0.3, mime, "fallback", "Nothing points to a kind of work")

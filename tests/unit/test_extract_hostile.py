@@ -1,0 +1,186 @@
+"""Hostile and broken files: each costs one recorded failure, never the process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from midst_desktop.classify.extract import extract_file
+from midst_desktop.classify.extract.isolation import ExtractorPool, Limits
+from tests.support import samples
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ExtractorPool]:
+    with ExtractorPool(Limits(timeout_seconds=5, memory_mb=1024)) as shared:
+        yield shared
+
+
+def write(tmp_path: Path, name: str, content: bytes | str) -> Path:
+    path = tmp_path / name
+    if isinstance(content, str):
+        path.write_text(content)
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def cut(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def assert_still_serving(pool: ExtractorPool, tmp_path: Path) -> None:
+    good = pool.extract(write(tmp_path, "good.pdf", samples.pdf([["fine"]])))
+    assert good.error is None
+    assert "fine" in good.text
+
+
+def _plain_zip() -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    return out.getvalue()
+
+
+HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
+    # case: (file name, content, words the one-line reason must contain)
+    "truncated pdf": ("a.pdf", lambda: cut(samples.pdf([samples.PAPER])), "PDF"),
+    "truncated docx": ("a.docx", lambda: cut(samples.docx(["x"] * 50)), "zip"),
+    "truncated pptx": ("a.pptx", lambda: cut(samples.pptx([["x"]] * 20)), "zip"),
+    "truncated xlsx": (
+        "a.xlsx",
+        lambda: cut(samples.xlsx(["S"], ["a"], 2, "B")),
+        "zip",
+    ),
+    "truncated odt": ("a.odt", lambda: cut(samples.odt(["x"] * 50)), "zip"),
+    "truncated epub": (
+        "a.epub",
+        lambda: cut(samples.epub("T", "A", ["x" * 900])),
+        "zip",
+    ),
+    "truncated jpeg": ("a.jpg", lambda: cut(samples.photo_jpeg()), "image"),
+    "truncated png": ("a.png", lambda: cut(samples.png(300, 300)), "image"),
+    "truncated webm": ("a.webm", lambda: samples.webm()[:30], "Matroska"),
+    "truncated avi": ("a.avi", lambda: samples.avi()[:20], "AVI"),
+    "truncated json": ("a.json", lambda: cut(samples.json_records(50)), "JSON"),
+    "truncated parquet": ("a.parquet", lambda: b"PAR1\x15\x00\x15", "Parquet"),
+    "encrypted pdf": ("secret.pdf", samples.encrypted_pdf, "encrypted"),
+    "encrypted zip": ("secret.docx", samples.encrypted_zip_docx, "encrypted"),
+    "zip bomb": ("bomb.docx", lambda: samples.zip_bomb(40), "zip bomb"),
+    "zip bomb declaring too much": ("bomb.xlsx", samples.zip_bomb, "more than 64 MiB"),
+    "lying zip header": ("liar.docx", samples.lying_zip, "document.xml"),
+    "billion laughs": ("laughs.docx", samples.billion_laughs_docx, "entities"),
+    "decompression bomb": ("huge.png", samples.png_bomb, "decompression bomb"),
+    "empty pdf": ("empty.pdf", lambda: b"", "PDF"),
+    "empty docx": ("empty.docx", lambda: b"", "zip"),
+    "empty jpeg": ("empty.jpg", lambda: b"", "image"),
+    "empty mp3": ("empty.mp3", lambda: b"", "media"),
+    "empty epub": ("empty.epub", lambda: b"", "zip"),
+    "garbage named docx": ("report.docx", lambda: os.urandom(4096), "zip"),
+    "garbage named pdf": ("report.pdf", lambda: os.urandom(4096), "PDF"),
+    "garbage named mp3": ("song.mp3", lambda: b"\x01" * 4096, "media"),
+    "zip that is no document": ("thesis.docx", _plain_zip, "not a DOCX"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_file_is_one_recorded_failure(
+    case: str, pool: ExtractorPool, tmp_path: Path
+) -> None:
+    name, make, reason = HOSTILE[case]
+    path = write(tmp_path, name, make())
+
+    result = pool.extract(path)
+
+    assert result.failed, f"{case}: extracted as {result.format}"
+    assert result.error is not None
+    assert reason.lower() in result.error.lower()
+    assert "\n" not in result.error
+    assert_still_serving(pool, tmp_path)
+
+
+def test_the_zip_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    path = write(tmp_path, "bomb.docx", samples.zip_bomb(60))
+    assert path.stat().st_size < 1024 * 1024
+    started = time.process_time()
+    result = extract_file(path)
+    # Expanding 200 MiB would take far longer than reading the directory.
+    assert result.error is not None and "zip bomb" in result.error
+    assert time.process_time() - started < 5
+
+
+def test_an_empty_text_file_is_empty_not_broken(tmp_path: Path) -> None:
+    for name in ("empty.txt", "empty.md", "empty.csv", "empty.py"):
+        result = extract_file(write(tmp_path, name, b""))
+        assert result.error is None
+        assert result.text == ""
+
+
+def test_a_wrong_extension_is_read_as_what_the_bytes_are(tmp_path: Path) -> None:
+    photo = extract_file(write(tmp_path, "paper.pdf", samples.photo_jpeg()))
+    assert photo.error is None
+    assert photo.format == "jpeg"
+    assert photo.metadata["camera"] == "Canon EOS 350D DIGITAL"
+    text = extract_file(write(tmp_path, "slides.pptx", samples.POEM))
+    assert text.error is None
+    assert text.format == "text"
+    paper = extract_file(write(tmp_path, "photo.jpg", samples.pdf([samples.PAPER])))
+    assert paper.format == "pdf"
+    assert paper.metadata["doi"] == "10.1234/sed.2021.042"
+
+
+def test_a_file_that_blocks_the_worker_times_out_and_the_next_one_works(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "swapped-in.pdf"
+    os.mkfifo(fifo)  # opening it blocks until a writer comes, which never does
+    with ExtractorPool(Limits(timeout_seconds=1)) as pool:
+        pool.extract(write(tmp_path, "ok.txt", "fine"))
+        first_pid = pool.pid
+        result = pool.extract(fifo)
+        assert result.error == "extraction took longer than 1 s"
+        assert pool.restarts == 1
+        assert_still_serving(pool, tmp_path)
+        assert pool.pid != first_pid
+
+
+def test_a_worker_that_dies_mid_file_costs_that_file_only(tmp_path: Path) -> None:
+    fifo = tmp_path / "stuck.pdf"
+    os.mkfifo(fifo)
+    with ExtractorPool(Limits(timeout_seconds=20)) as pool:
+        pool.extract(write(tmp_path, "ok.txt", "fine"))
+        victim = pool.pid
+        assert victim is not None
+        killer = threading.Timer(0.5, os.kill, (victim, signal.SIGSEGV))
+        killer.start()
+        result = pool.extract(fifo)
+        killer.join()
+        assert result.error == "the extractor crashed (SIGSEGV)"
+        assert_still_serving(pool, tmp_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_worker_runs_under_the_memory_and_cpu_limits(tmp_path: Path) -> None:
+    with ExtractorPool(Limits(timeout_seconds=7, memory_mb=768)) as pool:
+        pool.extract(write(tmp_path, "ok.txt", "fine"))
+        limits = Path(f"/proc/{pool.pid}/limits").read_text().splitlines()
+    address = next(line for line in limits if line.startswith("Max address space"))
+    assert address.split()[3] == str(768 * 1024 * 1024)
+    cpu = next(line for line in limits if line.startswith("Max cpu time"))
+    assert cpu.split()[3] != "unlimited"
+
+
+def test_a_broken_file_never_raises_from_extract_file(tmp_path: Path) -> None:
+    for name, make, _ in HOSTILE.values():
+        result = extract_file(write(tmp_path, name, make()))
+        assert result.failed

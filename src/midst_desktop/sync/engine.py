@@ -414,7 +414,13 @@ class SyncEngine:
         cursor = integration.cursor
         for change_page in provider.changes_since(cursor, config):
             changes: dict[str, ListedFile | None] = {}
+            removed = [c.removed_path for c in change_page.changes if c.removed_path]
+            for source_id in self._stored_ids_below(integration.id, removed):
+                # A page's removals by path come first; its files after them win.
+                changes[source_id] = None
             for change in change_page.changes:
+                if change.removed_path is not None:
+                    continue
                 # The feed may name a file twice; its last state is the one.
                 changes[change.source_id] = change.listed
             counts.listed += sum(1 for c in changes.values() if c is not None)
@@ -447,6 +453,35 @@ class SyncEngine:
             else:
                 self._compare(batch, context, row, listed, counts)
         self._flush(batch, run_id, counts)
+
+    def _stored_ids_below(self, integration_id: int, paths: list[str]) -> list[str]:
+        """Source ids of the stored files at or below any of the paths.
+
+        For feeds that report deletions by path only (Dropbox). Paths compare
+        case-insensitively, here rather than in SQL: SQLite's lower() folds
+        ASCII only.
+        """
+        if not paths:
+            return []
+        wanted = [path.rstrip("/").lower() for path in paths]
+        sql = self._sql._placeholders(
+            "SELECT id, source_id, path FROM source_files WHERE integration_id = ? "
+            "AND vanished_at IS NULL AND id > ? ORDER BY id LIMIT ?"
+        )
+        found: list[str] = []
+        after = 0
+        while True:
+            with self.database.engine.connect() as conn:
+                rows = conn.exec_driver_sql(
+                    sql, (integration_id, after, STORED_ROWS_PAGE)
+                ).all()
+            for _, source_id, stored_path in rows:
+                path = stored_path.rstrip("/").lower()
+                if any(path == w or path.startswith(w + "/") for w in wanted):
+                    found.append(source_id)
+            if len(rows) < STORED_ROWS_PAGE:
+                return found
+            after = rows[-1][0]
 
     def _stored_by_ids(
         self, integration_id: int, source_ids: list[str]
@@ -884,6 +919,9 @@ class _Context:
         except (ContentUnavailableError, OSError) as error:
             log.warning("Skipping file: %s (%s)", listed.path, _reason_text(error))
             return SkipReason.UNREADABLE, None, None
+        # The provider's own hash (Dropbox's content_hash) stays the file's
+        # hash whether or not classifying needed the bytes.
+        content_hash = listed.content_hash or content_hash
         verdict = classify(listed.name, listed.rel_path, listed.mime_type, head)
         if self.config.allowed_mime_types and (
             verdict.mime_type not in self.config.allowed_mime_types

@@ -62,6 +62,8 @@ class Settings:
     dropbox_content_url: str = "https://content.dropboxapi.com"
     dropbox_auth_url: str = "https://www.dropbox.com/oauth2/authorize"
     oauth_timeout_seconds: int = 300
+    # The first wait before retrying a cloud request; it doubles, with jitter.
+    cloud_retry_base_ms: int = 1000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,6 +79,7 @@ TUNABLES = {
     "incremental_interval_minutes": (int, 1, 10_080),
     "full_interval_hours": (int, 1, 8_760),
     "oauth_timeout_seconds": (int, 5, 3_600),
+    "cloud_retry_base_ms": (int, 1, 60_000),
 }
 
 # Free-text settings, read from the TOML file and from MIDST_<NAME>.

@@ -12,9 +12,20 @@ MAX_BYTES = 5 * 1024 * 1024
 BACKUP_COUNT = 5
 LINE_FORMAT = "%(asctime)s [%(levelname)s] %(message)s"
 
-# Libraries that log codes, verifiers and tokens below WARNING; held at WARNING
-# whatever the configured level is.
-CHATTY_LOGGERS = ("google_auth_oauthlib", "requests_oauthlib", "oauthlib", "urllib3")
+# Libraries that log codes, verifiers, tokens or request URLs below WARNING;
+# held at WARNING whatever the configured level is.
+CHATTY_LOGGERS = (
+    "google_auth_oauthlib",
+    "requests_oauthlib",
+    "oauthlib",
+    "urllib3",
+    "httpx",
+    "httpcore",
+    "googleapiclient",
+    "google_auth_httplib2",
+    "google.auth",
+    "dropbox",
+)
 
 SECRET_PATTERNS = [
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),

@@ -1,0 +1,92 @@
+"""The loopback sign-in: a random port on 127.0.0.1, PKCE S256, state, time-out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from midst_desktop.sync.oauth import OAuthError, authorize_in_browser
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def test_the_redirect_with_our_state_completes_the_sign_in(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pages: list[tuple[int, str]] = []
+    seen: dict[str, str] = {}
+
+    def browser(url: str) -> None:
+        # Plays the provider: a stray request and a forged one first.
+        seen.update(query_of(url))
+        redirect = seen["redirect_uri"]
+        for query in (
+            "favicon.ico",
+            "?code=forged&state=not-ours",
+            f"?code=real-code-123&state={seen['state']}",
+        ):
+            response = httpx.get(redirect + query)
+            pages.append((response.status_code, response.text))
+
+    with caplog.at_level(logging.DEBUG):
+        grant = authorize_in_browser(
+            "http://auth.invalid/authorize?hl=en",
+            {"client_id": "client-1", "scope": "read"},
+            timeout_seconds=30,
+            opener=browser,
+        )
+
+    assert grant.code == "real-code-123"
+    assert [status for status, _ in pages] == [404, 400, 200]
+    assert "close this window" in pages[2][1]
+    redirect = urlsplit(seen["redirect_uri"])
+    assert redirect.hostname == "127.0.0.1" and redirect.port not in (None, 80)
+    assert grant.redirect_uri == seen["redirect_uri"]
+    assert seen["code_challenge_method"] == "S256"
+    digest = hashlib.sha256(grant.code_verifier.encode()).digest()
+    challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert seen["code_challenge"] == challenge
+    assert seen["client_id"] == "client-1" and seen["hl"] == "en"
+    assert len(seen["state"]) >= 32
+    assert "real-code-123" not in repr(grant)
+    assert grant.code_verifier not in repr(grant)
+    # The test's own HTTP client plays the browser and logs its URLs; ours may not.
+    ours = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith("midst_desktop")
+    )
+    for secret in ("real-code-123", seen["state"], grant.code_verifier):
+        assert secret not in ours
+
+
+def test_a_denied_consent_is_a_clear_error() -> None:
+    def browser(url: str) -> None:
+        query = query_of(url)
+        httpx.get(f"{query['redirect_uri']}?error=access_denied&state={query['state']}")
+
+    with pytest.raises(OAuthError, match="access_denied"):
+        authorize_in_browser(
+            "http://auth.invalid/authorize", {}, timeout_seconds=30, opener=browser
+        )
+
+
+def test_a_sign_in_nobody_completes_times_out() -> None:
+    announced: list[str] = []
+    with pytest.raises(OAuthError, match="not completed within"):
+        authorize_in_browser(
+            "http://auth.invalid/authorize",
+            {},
+            timeout_seconds=0.5,
+            opener=lambda url: None,
+            announce=announced.append,
+        )
+    assert announced and announced[0].startswith("http://auth.invalid/authorize?")
+    port = urlsplit(query_of(announced[0])["redirect_uri"]).port
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/")

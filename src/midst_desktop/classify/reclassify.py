@@ -1,15 +1,26 @@
-"""Running the classifier again over stored artifacts, sparing what the person set."""
+"""Running the classifier again over stored artifacts, sparing what the person set.
+
+Each artifact is classified from what the store keeps of it (name, path,
+MIME type, extracted text and metadata), so a reclassification needs no
+provider and reads no file: the rules, their calibration and, once it is
+active, the learned model. A type the person set (`classified_by = user`)
+is never touched.
+"""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 
-from midst_desktop.classify.rules import classify
+from midst_desktop.classify import calibration as calibration_tables
+from midst_desktop.classify.files import decide
 from midst_desktop.store.db import Database
 from midst_desktop.store.models import (
     Artifact,
+    ArtifactText,
     ClassifiedBy,
     Run,
     RunKind,
@@ -19,9 +30,29 @@ from midst_desktop.store.models import (
 )
 from midst_desktop.store.queries import parse_type
 
+if TYPE_CHECKING:
+    from midst_desktop.classify.extract.base import Extraction
+
 log = logging.getLogger(__name__)
 
-PAGE = 1000
+PAGE = 500
+
+
+def stored_extraction(artifact: Artifact, body: str | None) -> Extraction:
+    """The extraction a sync made of this artifact, rebuilt from the store."""
+    from midst_desktop.classify.extract.base import Extraction, Metadata
+
+    meta: dict[str, Any] = dict(artifact.meta or {})
+    known = Metadata.__annotations__
+    metadata = cast(Metadata, {k: v for k, v in meta.items() if k in known})
+    return Extraction(
+        format=str(meta.get("format") or "unknown"),
+        text=body or "",
+        title=artifact.title,
+        authors=list(artifact.authors or []),
+        keywords=list(artifact.keywords or []),
+        metadata=metadata,
+    )
 
 
 def reclassify(
@@ -29,9 +60,20 @@ def reclassify(
     below: float | None = None,
     artifact_type: str | None = None,
     trigger: str = RunTrigger.MANUAL,
+    data_dir: Path | None = None,
 ) -> Run:
-    """Reclassify artifacts matching the filter; a type set by the person stays."""
+    """Reclassify artifacts matching the filter; a type set by the person stays.
+
+    With a data dir, the person's calibration table and learned model are
+    used (the model is refitted first if its file is missing or stale).
+    """
     wanted_type = parse_type(artifact_type) if artifact_type else None
+    calibration = calibration_tables.load(data_dir)
+    model = None
+    if data_dir is not None:
+        from midst_desktop.classify.model import active_model
+
+        model = active_model(database, data_dir)
     with database.write() as session:
         run = Run(kind=RunKind.RECLASSIFY, trigger=trigger, status=RunStatus.RUNNING)
         session.add(run)
@@ -42,7 +84,8 @@ def reclassify(
     while True:
         with database.write() as session:
             statement = (
-                select(Artifact)
+                select(Artifact, ArtifactText.body)
+                .outerjoin(ArtifactText, ArtifactText.artifact_id == Artifact.id)
                 .where(Artifact.classified_by != ClassifiedBy.USER, Artifact.id > after)
                 .order_by(Artifact.id)
                 .limit(PAGE)
@@ -51,28 +94,40 @@ def reclassify(
                 statement = statement.where(Artifact.confidence < below)
             if wanted_type is not None:
                 statement = statement.where(Artifact.artifact_type == wanted_type)
-            artifacts = list(session.scalars(statement))
-            for artifact in artifacts:
+            rows = session.execute(statement).all()
+            for artifact, body in rows:
                 listed += 1
-                verdict = classify(
-                    artifact.name, artifact.source_path, artifact.mime_type
+                decision = decide(
+                    artifact.name,
+                    artifact.source_path,
+                    artifact.mime_type,
+                    b"",
+                    stored_extraction(artifact, body),
+                    calibration,
+                    model,
                 )
                 if (
-                    verdict.artifact_type != artifact.artifact_type
-                    or verdict.confidence != artifact.confidence
+                    decision.artifact_type == artifact.artifact_type
+                    and decision.confidence == artifact.confidence
+                    and decision.classified_by == artifact.classified_by
                 ):
-                    artifact.artifact_type = str(verdict.artifact_type)
-                    artifact.confidence = verdict.confidence
-                    artifact.classified_by = ClassifiedBy.RULES
-                    artifact.updated_at = utcnow()
-                    updated += 1
+                    continue
+                artifact.artifact_type = decision.artifact_type
+                artifact.confidence = decision.confidence
+                artifact.classified_by = decision.classified_by
+                artifact.meta = {
+                    **(artifact.meta or {}),
+                    "classification": decision.provenance(),
+                }
+                artifact.updated_at = utcnow()
+                updated += 1
             progress = session.get(Run, run_id)
             assert progress is not None
             progress.listed, progress.updated = listed, updated
             progress.unchanged = listed - updated
-        if len(artifacts) < PAGE:
+        if len(rows) < PAGE:
             break
-        after = artifacts[-1].id
+        after = rows[-1][0].id
     with database.write() as session:
         done = session.get(Run, run_id)
         assert done is not None

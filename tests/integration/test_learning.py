@@ -1,0 +1,147 @@
+"""Learning from reviews: approvals and corrections change later classifications."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from midst_desktop.classify import model
+from midst_desktop.classify.files import classify_path
+from midst_desktop.classify.reclassify import reclassify
+from midst_desktop.config import Settings
+from midst_desktop.store import queries
+from midst_desktop.store.db import Database
+from midst_desktop.store.models import Artifact, ClassifiedBy
+from tests.support.store import add_local, artifacts_by_source, engine, write
+
+FIELD_NOTES = (
+    "Transect {n}. Quadrat samples taken at dawn; soil moisture {n}4 %, "
+    "specimen count {n}, lichen cover measured against the reference grid."
+)
+LETTER = (
+    "Dear Anna,\n\nthe sea was grey again today and I thought of you.\n"
+    "Write soon, and tell me about the orchard.\n\nYours, M. ({n})"
+)
+
+
+def _tree(root: Path) -> None:
+    for n in range(14):
+        write(root / "Fieldwork" / f"site-{n:02}.txt", FIELD_NOTES.format(n=n))
+        write(root / "Letters" / f"to-anna-{n:02}.txt", LETTER.format(n=n))
+
+
+def _review(database: Database) -> None:
+    """Field notes corrected to papers, letters approved as they are."""
+    by_source = artifacts_by_source(database)
+    with database.write() as session:
+        for source_id, artifact in by_source.items():
+            if source_id.startswith("Fieldwork/site-0"):
+                queries.edit_artifact(
+                    session, artifact.id, artifact_type="academic_paper"
+                )
+            elif source_id.startswith("Fieldwork/site-1"):
+                pass  # left for reclassify
+            else:
+                queries.move_status(session, [artifact.id], "approved")
+
+
+def test_corrections_teach_the_model_the_persons_types(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "Documents"
+    _tree(root)
+    integration_id = add_local(database, root)
+    engine(database, settings).sync(integration_id)
+    data_dir = settings.data_dir
+    newcomer = write(root / "Fieldwork" / "site-99.txt", FIELD_NOTES.format(n=99))
+    before = classify_path(newcomer, data_dir)
+    assert before["artifact_type"] != "academic_paper"
+    assert model.refit(database, data_dir).active is False  # no reviews yet
+
+    _review(database)
+    result = model.refit(database, data_dir)
+
+    assert result.active and result.refitted
+    assert result.examples >= model.MIN_EXAMPLES
+    learned = model.active_model(database, data_dir)
+    assert learned is not None
+    after = classify_path(newcomer, data_dir, learned)
+    assert after["artifact_type"] == "academic_paper"
+    assert after["classified_by"] == "model"
+    letter = write(root / "Letters" / "to-anna-99.txt", LETTER.format(n=99))
+    assert classify_path(letter, data_dir, learned)["artifact_type"] == (
+        "creative_writing"
+    )
+
+
+def test_reclassify_applies_the_model_and_never_touches_a_type_the_person_set(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "Documents"
+    _tree(root)
+    integration_id = add_local(database, root)
+    engine(database, settings).sync(integration_id)
+    _review(database)
+    by_source = artifacts_by_source(database)
+    odd = by_source["Fieldwork/site-03.txt"]
+    with database.write() as session:
+        # The person insists this one is "other", against everything similar.
+        queries.edit_artifact(session, odd.id, artifact_type="other")
+    model.refit(database, settings.data_dir)
+
+    run = reclassify(database, data_dir=settings.data_dir)
+
+    after = artifacts_by_source(database)
+    assert run.status == "succeeded"
+    unreviewed = [a for s, a in after.items() if s.startswith("Fieldwork/site-1")]
+    assert unreviewed
+    assert {a.artifact_type for a in unreviewed} == {"academic_paper"}
+    assert {a.classified_by for a in unreviewed} == {ClassifiedBy.MODEL}
+    assert all(a.meta["classification"]["rule"] for a in unreviewed)
+    assert after["Fieldwork/site-03.txt"].artifact_type == "other"
+    assert after["Fieldwork/site-03.txt"].classified_by == ClassifiedBy.USER
+    assert after["Fieldwork/site-03.txt"].confidence == 1.0
+    corrected = [a for s, a in after.items() if s.startswith("Fieldwork/site-0")]
+    assert all(a.classified_by == ClassifiedBy.USER for a in corrected)
+
+
+def test_a_corrupt_model_file_is_rebuilt_from_the_reviews(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "Documents"
+    _tree(root)
+    engine(database, settings).sync(add_local(database, root))
+    _review(database)
+    data_dir = settings.data_dir
+    path = model.model_dir(data_dir) / model.MODEL_FILE
+    model.refit(database, data_dir)
+    path.write_bytes(b"MIDST-MODEL\n{broken")
+
+    learned = model.active_model(database, data_dir)
+
+    assert learned is not None
+    assert model.load(data_dir) is not None  # a sound file is back on disk
+    newcomer = write(root / "Fieldwork" / "site-77.txt", FIELD_NOTES.format(n=77))
+    assert classify_path(newcomer, data_dir, learned)["artifact_type"] == (
+        "academic_paper"
+    )
+
+
+def test_refit_skips_work_when_the_reviews_did_not_change(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "Documents"
+    _tree(root)
+    engine(database, settings).sync(add_local(database, root))
+    _review(database)
+    first = model.refit(database, settings.data_dir)
+
+    second = model.refit(database, settings.data_dir)
+
+    assert first.refitted and not second.refitted and second.active
+    with database.read() as session:
+        users = session.scalars(
+            select(Artifact).where(Artifact.classified_by == ClassifiedBy.USER)
+        ).all()
+    assert len(users) == 10

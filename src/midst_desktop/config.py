@@ -61,6 +61,9 @@ class Settings:
     dropbox_api_url: str = "https://api.dropboxapi.com"
     dropbox_content_url: str = "https://content.dropboxapi.com"
     dropbox_auth_url: str = "https://www.dropbox.com/oauth2/authorize"
+    # A loopback redirect registered for the Dropbox app, such as
+    # http://127.0.0.1:53682/ (no port: any); empty: the person pastes the code.
+    dropbox_redirect_uri: str = ""
     oauth_timeout_seconds: int = 300
     # The first wait before retrying a cloud request; it doubles, with jitter.
     cloud_retry_base_ms: int = 1000
@@ -94,6 +97,7 @@ TEXTS = (
     "dropbox_api_url",
     "dropbox_content_url",
     "dropbox_auth_url",
+    "dropbox_redirect_uri",
 )
 
 

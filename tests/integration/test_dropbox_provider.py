@@ -126,6 +126,17 @@ def test_a_full_listing_pages_through_every_file_once(emu, connect) -> None:
     assert sample.content_hash == emulator.content_hash(b"x")
 
 
+def test_a_listing_reset_half_way_starts_over_without_repeating(emu, connect) -> None:
+    ids = {emu.add_file(f"/Many/file{n}.txt", b"x") for n in range(2100)}
+    provider = connect()
+    emu.fail_next(emulator.RESET)
+
+    found = listing(provider)
+
+    assert set(found) == ids
+    assert emu.routes()["files/list_folder"] == 2
+
+
 def test_only_included_folders_are_listed_and_excluded_folders_once(
     emu, connect
 ) -> None:

@@ -129,19 +129,24 @@ def authorize_in_browser(
     timeout_seconds: float,
     opener: Callable[[str], object] = default_opener,
     announce: Callable[[str], None] | None = None,
+    port: int = 0,
 ) -> AuthorizationGrant:
     """Open the consent page and wait for the redirect to the loopback port.
 
     Blocks up to timeout_seconds. params are the provider's own (client_id,
     scope, ...); response_type, redirect_uri, state and the PKCE challenge
     are added here. announce(url) lets the caller show the address too, for
-    when no browser opens. Raises OAuthError.
+    when no browser opens. port 0 lets the system pick one; a provider that
+    only redirects to registered URIs (Dropbox) names its port. Raises
+    OAuthError.
     """
     verifier = new_code_verifier()
     state = secrets.token_urlsafe(32)
     redirect = _Redirect(state)
     try:
-        server = http.server.ThreadingHTTPServer((LOOPBACK_HOST, 0), _handler(redirect))
+        server = http.server.ThreadingHTTPServer(
+            (LOOPBACK_HOST, port), _handler(redirect)
+        )
     except OSError as error:
         raise OAuthError(
             f"cannot listen on {LOOPBACK_HOST} for the sign-in: {error.strerror}"

@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -26,6 +26,12 @@ from dropbox import session as dbx_session
 
 from midst_desktop.config import Settings
 from midst_desktop.store.models import SkipReason
+from midst_desktop.sync.cloud import (
+    BrowserOpener,
+    CloudKind,
+    CredentialsSource,
+    GivenCredentials,
+)
 from midst_desktop.sync.credentials import OAuthCredentials
 from midst_desktop.sync.folders import FolderConfig
 from midst_desktop.sync.providers.base import (
@@ -46,6 +52,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LIST_LIMIT = 2000
+LISTING_RESTARTS = 3
 DOWNLOAD_CHUNK = 1024 * 1024
 CONTENT_BLOCK = 4 * 1024 * 1024
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -76,6 +83,10 @@ class RetryPolicy:
 
     def honour(self, retry_after: float) -> float:
         return retry_after + random.uniform(0, min(1.0, retry_after / 10 + 0.05))
+
+
+class _ListingReset(Exception):
+    """Dropbox invalidated the cursor of a listing in progress."""
 
 
 class _RetryLater(Exception):
@@ -200,30 +211,51 @@ class DropboxProvider(Provider):
 
     def __init__(
         self,
-        credentials: OAuthCredentials,
+        credentials: OAuthCredentials | CredentialsSource,
         settings: Settings,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.credentials = credentials
+        if isinstance(credentials, OAuthCredentials):
+            credentials = GivenCredentials(credentials)
+        self._source: CredentialsSource = credentials
+        self._credentials: OAuthCredentials | None = None
+        self._dropbox: dropbox.Dropbox | None = None
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self._session = endpoint_session(settings)
-        cached = ACCESS_TOKENS.get(credentials)
-        self._client = dropbox.Dropbox(
-            oauth2_refresh_token=credentials.refresh_token,
-            app_key=credentials.client_id,
-            app_secret=credentials.client_secret,
-            oauth2_access_token=cached[0] if cached else None,
-            oauth2_access_token_expiration=cached[1] if cached else None,
-            session=self._session,
-            # Our own retry loop handles 429 and 5xx (with jitter, honouring
-            # Retry-After, and dropped connections, which the SDK never retries).
-            max_retries_on_error=0,
-            max_retries_on_rate_limit=0,
-            timeout=REQUEST_TIMEOUT_SECONDS,
-            user_agent="midst-desktop",
-        )
         self.cache_dir = Path(settings.cache_dir) / "dropbox"
+
+    @property
+    def credentials(self) -> OAuthCredentials:
+        """The stored credentials, read (from the keyring) on first use.
+
+        Raises CredentialsUnavailableError or TokenMissingError.
+        """
+        if self._credentials is None:
+            self._credentials = self._source.load()
+        return self._credentials
+
+    @property
+    def _client(self) -> dropbox.Dropbox:
+        if self._dropbox is None:
+            credentials = self.credentials
+            cached = ACCESS_TOKENS.get(credentials)
+            self._dropbox = dropbox.Dropbox(
+                oauth2_refresh_token=credentials.refresh_token,
+                app_key=credentials.client_id,
+                app_secret=credentials.client_secret,
+                oauth2_access_token=cached[0] if cached else None,
+                oauth2_access_token_expiration=cached[1] if cached else None,
+                session=self._session,
+                # Our own loop retries 429 and 5xx (with jitter, honouring
+                # Retry-After) and dropped connections, which the SDK never
+                # retries.
+                max_retries_on_error=0,
+                max_retries_on_rate_limit=0,
+                timeout=REQUEST_TIMEOUT_SECONDS,
+                user_agent="midst-desktop",
+            )
+        return self._dropbox
 
     # -- calls with retries -------------------------------------------------
 
@@ -276,10 +308,12 @@ class DropboxProvider(Provider):
         )
 
     def _remember_token(self) -> None:
-        token = self._client._oauth2_access_token
-        expiry = self._client._oauth2_access_token_expiration
+        if self._dropbox is None or self._credentials is None:
+            return
+        token = self._dropbox._oauth2_access_token
+        expiry = self._dropbox._oauth2_access_token_expiration
         if token and expiry:
-            ACCESS_TOKENS.put(self.credentials, token, expiry)
+            ACCESS_TOKENS.put(self._credentials, token, expiry)
 
     # -- the account ----------------------------------------------------------
 
@@ -327,6 +361,37 @@ class DropboxProvider(Provider):
         return roots
 
     def _list_root(self, config: FolderConfig, root: str) -> Iterator[ListedFile]:
+        """Every file below one included folder, each once.
+
+        A listing whose own cursor Dropbox resets half-way starts over; the
+        files already given are not given again.
+        """
+        given: set[str] = set()
+        for attempt in range(1, LISTING_RESTARTS + 2):
+            pages = self._pages(root)
+            pruned: set[str] = set()
+            try:
+                for entries in pages:
+                    for entry in entries:
+                        listed = self._listed(config, entry, pruned)
+                        if listed is not None and listed.source_id not in given:
+                            given.add(listed.source_id)
+                            yield listed
+                return
+            except _ListingReset:
+                log.info(
+                    "Dropbox reset the listing of %s; listing it again (%d of %d)",
+                    root or "/",
+                    attempt,
+                    LISTING_RESTARTS,
+                )
+        raise SourceUnavailableError(
+            f"Dropbox kept resetting the listing of {root or '/'}; "
+            "the next sync tries again"
+        )
+
+    def _pages(self, root: str) -> Iterator[list[Any]]:
+        """The entries of a recursive listing, a page at a time."""
         try:
             result = self._call(
                 f"listing {root or '/'}",
@@ -347,12 +412,8 @@ class DropboxProvider(Provider):
             raise SourceUnavailableError(
                 f"Dropbox cannot list {root or '/'}: {_api_reason(error)}"
             ) from None
-        pruned: set[str] = set()
         while True:
-            for entry in result.entries:
-                listed = self._listed(config, entry, pruned)
-                if listed is not None:
-                    yield listed
+            yield list(result.entries)
             if not result.has_more:
                 return
             try:
@@ -363,8 +424,8 @@ class DropboxProvider(Provider):
                     ),
                 )
             except dbx_errors.ApiError as error:
-                # A listing's own cursor can be reset too; starting over is
-                # safe, the engine matches by id.
+                if getattr(error.error, "is_reset", lambda: False)():
+                    raise _ListingReset() from None
                 raise SourceUnavailableError(
                     f"Dropbox stopped the listing of {root or '/'} "
                     f"({_api_reason(error)}); the next sync starts it again"
@@ -467,7 +528,9 @@ class DropboxProvider(Provider):
 
     def close(self) -> None:
         self._remember_token()
-        self._client.close()
+        if self._dropbox is not None:
+            self._dropbox.close()
+        self._session.close()
 
 
 class _BlockHasher:
@@ -500,6 +563,8 @@ class _BlockHasher:
 
 def _classify(error: Exception) -> _RetryLater:
     """What an SDK or transport failure means: retry, or raise for good."""
+    if isinstance(error, ProviderError):
+        raise error
     if isinstance(error, dbx_errors.RateLimitError):
         wait = float(error.backoff) if error.backoff is not None else None
         return _RetryLater("rate limited (429)", wait)
@@ -657,16 +722,52 @@ def _changes(
     )
 
 
-def _expiry_from_seconds(seconds: int | None) -> datetime | None:
-    if seconds is None:
-        return None
-    return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=int(seconds))
-
-
 def seed_access_token(
-    credentials: OAuthCredentials, access_token: str, expires_in: int | None
+    credentials: OAuthCredentials, access_token: str, expires_at: datetime | None
 ) -> None:
-    """Keep a just-granted access token, so the first sync needs no refresh."""
-    expiry = _expiry_from_seconds(expires_in)
-    if expiry is not None:
-        ACCESS_TOKENS.put(credentials, access_token, expiry)
+    """Keep a just-granted access token (expiry naive UTC, as the SDK keeps it).
+
+    The first sync after connecting then needs no refresh.
+    """
+    if expires_at is not None:
+        ACCESS_TOKENS.put(credentials, access_token, expires_at)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(base_seconds=settings.cloud_retry_base_ms / 1000)
+
+
+def build(
+    settings: Settings, integration_id: int | None, credentials: CredentialsSource
+) -> DropboxProvider:
+    return DropboxProvider(credentials, settings, retry_policy(settings))
+
+
+def authorize(
+    settings: Settings, opener: BrowserOpener, announce: Callable[[str], None]
+) -> OAuthCredentials:
+    # Imported here: the sign-in module builds on this one.
+    from midst_desktop.sync.providers.dropbox_auth import authorize_dropbox
+
+    return authorize_dropbox(settings, opener, announce)
+
+
+def revoke(settings: Settings, credentials: OAuthCredentials) -> None:
+    """Revoke at Dropbox; a grant Dropbox already refuses counts as revoked."""
+    provider = DropboxProvider(credentials, settings, retry_policy(settings))
+    try:
+        provider.revoke()
+    except AuthExpiredError:
+        log.info("The Dropbox authorization was already revoked or has expired")
+    finally:
+        provider.close()
+
+
+CLOUD_KIND = CloudKind(
+    cli_name="dropbox",
+    provider="dropbox",
+    title="Dropbox",
+    build=build,
+    authorize=authorize,
+    revoke=revoke,
+)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -92,6 +92,26 @@ class StoredFile:
     artifact_id: str | None
     skip_reason: str | None
     vanished: bool
+
+
+class MoveCandidate(NamedTuple):
+    """A vanished file with an artifact, and a present file it may have become."""
+
+    old_file_id: int
+    artifact_id: str
+    new_file_id: int
+    new_source_id: str
+    new_path: str
+    new_name: str
+    new_size: int
+    new_modified: Any
+    new_hash: str | None
+    new_artifact_id: str | None
+    new_artifact_created: Any
+    old_vanished_at: Any
+    old_artifact_created: Any
+    # Nobody reviewed, retyped or retitled the vanished file's artifact.
+    old_untouched: bool
 
 
 @dataclass
@@ -706,77 +726,116 @@ class SyncEngine:
         """Give a vanished file's artifact to the new file it became.
 
         Matched by (device, inode, size, mtime) first and by content hash
-        second; only a new artifact nobody has reviewed is replaced.
+        second; only a new artifact nobody has reviewed is replaced. A run
+        cut off between two renames of a file leaves it stored at several
+        stages (a, then b, now c): the artifact someone decided on wins c,
+        and the untouched artifacts of the other stages are dropped with it.
         """
         sql = self._sql
         used_new: set[int] = set()
         used_old: set[int] = set()
-        pairs: list[tuple[Any, ...]] = []
+        pairs: list[MoveCandidate] = []
+        stages: dict[int, list[MoveCandidate]] = {}
         with self.database.engine.connect() as conn:
-            for statement in (sql.moves_by_fingerprint, sql.moves_by_hash):
-                for row in conn.exec_driver_sql(
-                    statement, (integration_id, False, False)
-                ):
-                    old_id, new_file_id = row[0], row[2]
-                    if old_id in used_old or new_file_id in used_new:
+            for same_inode, statement in (
+                (True, sql.moves_by_fingerprint),
+                (False, sql.moves_by_hash),
+            ):
+                candidates = [
+                    MoveCandidate(*row)
+                    for row in conn.exec_driver_sql(
+                        statement, (integration_id, False, False)
+                    )
+                ]
+                candidates.sort(key=lambda c: (bool(c.old_untouched), c.old_file_id))
+                for candidate in candidates:
+                    if candidate.old_file_id in used_old:
                         continue
-                    used_old.add(old_id)
-                    used_new.add(new_file_id)
-                    pairs.append(tuple(row))
+                    if candidate.new_file_id in used_new:
+                        if same_inode and candidate.old_untouched:
+                            used_old.add(candidate.old_file_id)
+                            stages.setdefault(candidate.new_file_id, []).append(
+                                candidate
+                            )
+                        continue
+                    used_old.add(candidate.old_file_id)
+                    used_new.add(candidate.new_file_id)
+                    pairs.append(candidate)
         if not pairs:
             return
         started_value = sql.time_of(started)
         for start in range(0, len(pairs), self.settings.batch_size):
             chunk = pairs[start : start + self.settings.batch_size]
+            chunk_stages = [
+                stage for pair in chunk for stage in stages.get(pair.new_file_id, [])
+            ]
+            # A move, and the stages it makes redundant, commit together.
             with self.database.write_connection() as conn:
-                for pair in chunk:
-                    self._apply_move(conn, pair, started_value, counts)
+                self._apply_moves(conn, chunk, chunk_stages, started_value, counts)
                 _save_counts(conn, sql, run_id, counts)
 
-    def _apply_move(
-        self, conn: Connection, pair: tuple[Any, ...], started: Any, counts: RunCounts
+    def _apply_moves(
+        self,
+        conn: Connection,
+        pairs: list[MoveCandidate],
+        stages: list[MoveCandidate],
+        started: Any,
+        counts: RunCounts,
     ) -> None:
-        (
-            old_file_id,
-            artifact_id,
-            new_file_id,
-            new_source_id,
-            new_path,
-            new_name,
-            new_size,
-            new_modified,
-            new_hash,
-            new_artifact_id,
-            new_artifact_created,
-            old_vanished_at,
-        ) = pair
         sql = self._sql
-        if new_artifact_id is not None:
-            conn.exec_driver_sql(sql.delete_artifact, (new_artifact_id,))
-            if _not_before(new_artifact_created, started):
+        dropped: list[tuple[str]] = []
+        for pair in pairs:
+            if pair.new_artifact_id is not None:
+                dropped.append((pair.new_artifact_id,))
+                if _not_before(pair.new_artifact_created, started):
+                    counts.created -= 1
+            if _not_before(pair.old_vanished_at, started):
+                counts.removed -= 1
+            counts.updated += 1
+        for stage in stages:
+            dropped.append((stage.artifact_id,))
+            if _not_before(stage.old_artifact_created, started):
                 counts.created -= 1
-        if _not_before(old_vanished_at, started):
-            counts.removed -= 1
-        counts.updated += 1
-        conn.exec_driver_sql(sql.delete_file, (old_file_id,))
-        title = title_from_name(new_name)
+            if _not_before(stage.old_vanished_at, started):
+                counts.removed -= 1
+        if dropped:
+            conn.exec_driver_sql(sql.delete_artifact, dropped)
+        conn.exec_driver_sql(
+            sql.delete_file, [(row.old_file_id,) for row in (*pairs, *stages)]
+        )
+        now = sql.time(None)
+        titles = [title_from_name(pair.new_name) for pair in pairs]
         conn.exec_driver_sql(
             sql.move_artifact,
-            (
-                new_source_id,
-                new_path,
-                new_name,
-                title,
-                new_size,
-                new_modified,
-                new_hash,
-                self._sql.time(None),
-                artifact_id,
-            ),
+            [
+                (
+                    pair.new_source_id,
+                    pair.new_path,
+                    pair.new_name,
+                    title,
+                    pair.new_size,
+                    pair.new_modified,
+                    pair.new_hash,
+                    now,
+                    pair.artifact_id,
+                )
+                for pair, title in zip(pairs, titles, strict=True)
+            ],
         )
-        conn.exec_driver_sql(sql.retitle_text, (title, artifact_id))
-        conn.exec_driver_sql(sql.link_file, (artifact_id, new_file_id))
-        log.info("Kept artifact_id=%s for moved file %s", artifact_id, new_path)
+        conn.exec_driver_sql(
+            sql.retitle_text,
+            [
+                (title, pair.artifact_id)
+                for pair, title in zip(pairs, titles, strict=True)
+            ],
+        )
+        conn.exec_driver_sql(
+            sql.link_file, [(pair.artifact_id, pair.new_file_id) for pair in pairs]
+        )
+        for pair in pairs:
+            log.info(
+                "Kept artifact_id=%s for moved file %s", pair.artifact_id, pair.new_path
+            )
 
     # -- runs -------------------------------------------------------------
 
@@ -1009,7 +1068,9 @@ FILE_COLUMNS = (
 MOVE_SELECT = (
     "SELECT old.id, old.artifact_id, new.id, new.source_id, new.path, new.name, "
     "new.size, new.modified_at, new.content_hash, new.artifact_id, na.created_at, "
-    "old.vanished_at "
+    "old.vanished_at, oa.created_at, "
+    "(oa.status = 'pending' AND oa.reviewed_at IS NULL "
+    "AND oa.classified_by <> 'user' AND oa.title_edited = FALSE) "
     "FROM source_files old "
     "JOIN artifacts oa ON oa.id = old.artifact_id "
     "JOIN source_files new ON new.integration_id = old.integration_id "
@@ -1078,7 +1139,8 @@ class _Statements:
             ),
             "retitle_text": (
                 "UPDATE artifact_texts SET title = ? WHERE artifact_id = ? AND "
-                "artifact_id IN (SELECT id FROM artifacts WHERE title_edited = FALSE)"
+                "EXISTS (SELECT 1 FROM artifacts a "
+                "WHERE a.id = artifact_texts.artifact_id AND a.title_edited = FALSE)"
             ),
             "link_file": "UPDATE source_files SET artifact_id = ? WHERE id = ?",
             "moves_by_fingerprint": MOVE_SELECT.format(

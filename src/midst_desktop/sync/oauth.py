@@ -165,7 +165,7 @@ def authorize_in_browser(
     url = f"{authorize_url}{separator}{urlencode(query)}"
 
     serving = threading.Thread(
-        target=server.serve_forever, name="oauth-redirect", daemon=True
+        target=server.serve_forever, args=(0.05,), name="oauth-redirect", daemon=True
     )
     serving.start()
     try:

@@ -159,7 +159,9 @@ def cross_validate(outcomes: list[Outcome]) -> None:
         model = fit_model([Example(o.document, o.truth, 1.0) for o in train])
         for index in held_out:
             outcome = outcomes[index]
-            outcome.confidence = table(outcome.rule, outcome.raw)
+            outcome.confidence = table(
+                f"{outcome.rule}/{outcome.predicted}", outcome.raw
+            )
             guess, probability = model.predict(outcome.document)
             if guess != outcome.predicted and probability > outcome.confidence:
                 outcome.model_predicted, outcome.model_confidence = guess, probability

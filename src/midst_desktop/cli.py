@@ -372,7 +372,18 @@ class Commands:
         return EXIT_OK
 
     def artifacts_approve(self) -> int:
-        return self._move(ArtifactStatus.APPROVED)
+        code = self._move(ArtifactStatus.APPROVED)
+        self._learn()
+        return code
+
+    def _learn(self) -> None:
+        """Refit the learned model when reviews changed enough; never fails a review."""
+        from midst_desktop.classify.model import refit
+
+        try:
+            refit(self.database, self.settings.data_dir)
+        except Exception as error:
+            log.warning("The learned model was not refitted: %s", error)
 
     def artifacts_reject(self) -> int:
         return self._move(ArtifactStatus.REJECTED, self.args.reason)
@@ -395,6 +406,8 @@ class Commands:
                 session, args.id, args.title, args.type, tags, args.description
             )
             row = queries.artifact_json(artifact)
+        if args.type is not None:
+            self._learn()
         if args.json:
             _print_json(row)
         else:
@@ -416,7 +429,10 @@ class Commands:
         from midst_desktop.classify.reclassify import reclassify
 
         run = reclassify(
-            self.database, below=self.args.below, artifact_type=self.args.type
+            self.database,
+            below=self.args.below,
+            artifact_type=self.args.type,
+            data_dir=self.settings.data_dir,
         )
         if self.args.json:
             _print_json(queries.run_json(run))
@@ -450,16 +466,20 @@ class Commands:
     # classify
 
     def classify(self) -> int:
-        from midst_desktop.classify.files import classify_path
+        from midst_desktop.classify.files import FileClassifier
+        from midst_desktop.classify.model import load as load_model
 
         results = []
         problems = 0
-        for name in self.args.files:
-            result = classify_path(Path(name))
-            if result.get("error"):
-                problems += 1
-                print(f"midst-desktop: {name}: {result['error']}", file=sys.stderr)
-            results.append(result)
+        data_dir = self.settings.data_dir
+        model = load_model(data_dir) if data_dir.is_dir() else None
+        with FileClassifier(data_dir, model) as classifier:
+            for name in self.args.files:
+                result = classifier.classify_path(Path(name))
+                if result.get("error"):
+                    problems += 1
+                    print(f"midst-desktop: {name}: {result['error']}", file=sys.stderr)
+                results.append(result)
         if self.args.json:
             _print_json(results)
         else:

@@ -27,9 +27,16 @@ def test_a_rule_right_nine_times_in_ten_is_calibrated_to_about_nine_tenths() -> 
 
     table = fit(samples)
 
-    assert table("extension", 0.5) == pytest.approx(0.9, abs=0.02)
-    # An over-confident rule is pulled down to what it achieves.
-    assert table("words", 0.8) == pytest.approx(0.5, abs=0.02)
+    # Each rule's record, averaged with PRIOR_WEIGHT files of the overall 0.7.
+    weight = calibration.PRIOR_WEIGHT
+    assert table("extension", 0.5) == pytest.approx(
+        (200 * 0.9 + weight * 0.7) / (200 + weight), abs=0.002
+    )
+    assert table("extension", 0.5) > 0.85
+    # An over-confident rule is pulled down towards what it achieves.
+    assert table("words", 0.8) == pytest.approx(
+        (200 * 0.5 + weight * 0.7) / (200 + weight), abs=0.002
+    )
 
 
 def test_calibrated_confidences_have_low_calibration_error_on_fresh_samples() -> None:
@@ -92,7 +99,11 @@ def test_a_persons_reviews_move_the_shipped_table_towards_what_they_see() -> Non
 
     personal = fit(reviews, prior=prior, source="reviews")
 
-    assert 0.4 <= personal("pdf", 0.5) < 0.5
+    weight = calibration.PRIOR_WEIGHT
+    assert personal("pdf", 0.5) == pytest.approx(
+        (100 * 0.4 + weight * prior("pdf", 0.5)) / (100 + weight), abs=0.002
+    )
+    assert personal("pdf", 0.5) < 0.6
     assert prior("pdf", 0.5) > 0.85
 
 

@@ -14,6 +14,8 @@ scikit-learn, so classifying stays cheap and start-up fast.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 import os
@@ -23,7 +25,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from midst_desktop.classify.rules import Classification
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +229,21 @@ def shipped() -> Calibration:
     except (OSError, ValueError, KeyError, TypeError) as error:
         log.warning("The shipped calibration table cannot be read: %s", error)
         return Calibration()
+
+
+@functools.cache
+def _shipped_once() -> Calibration:
+    return shipped()
+
+
+def calibrated(verdict: Classification) -> Classification:
+    """A rules verdict with its confidence calibrated by the shipped table.
+
+    For callers without a data dir at hand (the sync engine); `load` gives
+    the person's own table where there is one.
+    """
+    confidence = _shipped_once()(verdict.rule, verdict.confidence)
+    return dataclasses.replace(verdict, confidence=confidence)
 
 
 def user_path(data_dir: Path) -> Path:

@@ -362,21 +362,35 @@ def refit(database: Database, data_dir: Path, force: bool = False) -> RefitResul
 
 
 def _refit_calibration(database: Database, data_dir: Path) -> None:
+    """Refit the person's calibration table from how the rules did on reviews.
+
+    The rules run again on what the store keeps of each reviewed artifact,
+    so the table needs nothing recorded at classification time.
+    """
     from midst_desktop.classify.calibration import Sample, refit_from_reviews
+    from midst_desktop.classify.reclassify import stored_extraction
+    from midst_desktop.classify.rules import classify
 
     samples = []
     with database.read() as session:
         rows = session.execute(
-            select(Artifact.artifact_type, Artifact.meta).where(_labelled(session))
+            select(Artifact, ArtifactText.body)
+            .outerjoin(ArtifactText, ArtifactText.artifact_id == Artifact.id)
+            .where(_labelled(session))
         ).all()
-    for artifact_type, meta in rows:
-        verdict = (meta or {}).get("classification") or {}
-        if "rule" in verdict and "raw_confidence" in verdict:
+        for artifact, body in rows:
+            verdict = classify(
+                artifact.name,
+                artifact.source_path,
+                artifact.mime_type,
+                b"",
+                stored_extraction(artifact, body),
+            )
             samples.append(
                 Sample(
-                    str(verdict["rule"]),
-                    float(verdict["raw_confidence"]),
-                    verdict.get("artifact_type") == artifact_type,
+                    verdict.rule,
+                    verdict.confidence,
+                    str(verdict.artifact_type) == artifact.artifact_type,
                 )
             )
     refit_from_reviews(data_dir, samples)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
+from midst_desktop.classify.calibration import calibrated
 from midst_desktop.classify.rules import (
     EXTENSION_TYPES,
     SNIFF_BYTES,
@@ -981,7 +982,9 @@ class _Context:
         # The provider's own hash (Dropbox's content_hash) stays the file's
         # hash whether or not classifying needed the bytes.
         content_hash = listed.content_hash or content_hash
-        verdict = classify(listed.name, listed.rel_path, listed.mime_type, head)
+        verdict = calibrated(
+            classify(listed.name, listed.rel_path, listed.mime_type, head)
+        )
         if self.config.allowed_mime_types and (
             verdict.mime_type not in self.config.allowed_mime_types
         ):
@@ -995,7 +998,7 @@ class _Context:
         name = listed.name
         if listed.export_extension:
             name = f"{name}.{listed.export_extension}"
-        verdict = classify(name, listed.rel_path, listed.mime_type, b"")
+        verdict = calibrated(classify(name, listed.rel_path, listed.mime_type, b""))
         if listed.mime_type and listed.export_extension:
             verdict = replace(verdict, mime_type=listed.mime_type)
         if self.config.allowed_mime_types and (

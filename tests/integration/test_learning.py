@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from midst_desktop.classify import model
 from midst_desktop.classify.files import classify_path
 from midst_desktop.classify.reclassify import reclassify
+from midst_desktop.cli import main
 from midst_desktop.config import Settings
 from midst_desktop.store import queries
 from midst_desktop.store.db import Database
@@ -145,3 +149,55 @@ def test_refit_skips_work_when_the_reviews_did_not_change(
             select(Artifact).where(Artifact.classified_by == ClassifiedBy.USER)
         ).all()
     assert len(users) == 10
+
+
+def _cli(settings: Settings, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    capsys.readouterr()
+    code = main(
+        [
+            "--data-dir",
+            str(settings.data_dir),
+            "--database-url",
+            settings.database_url,
+            *args,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out) if "--json" in args else out
+
+
+def test_reviews_through_the_cli_change_what_classify_says(
+    database: Database,
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "Documents"
+    _tree(root)
+    _cli(settings, capsys, "integrations", "add", "local", str(root))
+    _cli(settings, capsys, "sync")
+    newcomer = write(root / "Fieldwork" / "site-99.txt", FIELD_NOTES.format(n=99))
+    (before,) = _cli(settings, capsys, "classify", str(newcomer), "--json")
+    listed = _cli(settings, capsys, "artifacts", "list", "--limit", "100", "--json")
+    ids = {row["source_id"]: row["id"] for row in listed}
+
+    for source_id, artifact_id in ids.items():
+        if source_id.startswith("Fieldwork/site-0"):
+            _cli(
+                settings,
+                capsys,
+                "artifacts",
+                "edit",
+                artifact_id,
+                "--type",
+                "academic_paper",
+            )
+    letters = [i for s, i in ids.items() if s.startswith("Letters/")]
+    _cli(settings, capsys, "artifacts", "approve", *letters)
+    (after,) = _cli(settings, capsys, "classify", str(newcomer), "--json")
+
+    assert before["artifact_type"] != "academic_paper"
+    assert after["artifact_type"] == "academic_paper"
+    assert after["classified_by"] == "model"
+    assert model.read_header(settings.data_dir) is not None

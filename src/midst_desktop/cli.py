@@ -19,7 +19,13 @@ from midst_desktop import __version__
 from midst_desktop.config import ConfigError, Settings, ensure_dirs, load_settings
 from midst_desktop.logs import setup_logging
 from midst_desktop.store import queries
-from midst_desktop.store.db import Database, StoreError, open_database
+from midst_desktop.store.backup import BackupRefusedError
+from midst_desktop.store.db import (
+    BadDatabaseUrlError,
+    Database,
+    StoreError,
+    open_database,
+)
 from midst_desktop.store.models import (
     ArtifactStatus,
     Integration,
@@ -532,15 +538,26 @@ class Commands:
     # the agent
 
     def agent(self) -> int:
-        from midst_desktop.agent import run_agent
+        try:
+            from midst_desktop.agent import run_agent
 
-        return run_agent(self.database, self.settings, serve=self.args.serve)
+            return run_agent(self.database, self.settings, serve=self.args.serve)
+        except KeyboardInterrupt:
+            # Ctrl+C before the agent took the signal over: stopping is what was
+            # asked for, so it is a clean exit.
+            return EXIT_OK
 
     def default(self) -> int:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-            print("No display found: running the headless agent (Ctrl+C stops it)")
+            print(
+                "No display found: running the headless agent (Ctrl+C stops it)",
+                flush=True,
+            )
         else:
-            print("The tray app is not in this version yet: running the headless agent")
+            print(
+                "The tray app is not in this version yet: running the headless agent",
+                flush=True,
+            )
         self.args.serve = False
         return self.agent()
 
@@ -724,12 +741,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(
         settings.log_dir,
         settings.log_level,
-        stderr_level="INFO" if args.verbose else "WARNING",
+        stderr_level=_stderr_level(args.verbose, handler),
     )
     commands = Commands(settings, args)
     try:
         return handler(commands)
-    except (UsageError, queries.InvalidRequestError, queries.NotFoundError) as error:
+    except (
+        UsageError,
+        BadDatabaseUrlError,
+        BackupRefusedError,
+        queries.InvalidRequestError,
+        queries.NotFoundError,
+    ) as error:
         return _fail(EXIT_USAGE, str(error).strip("'\""))
     except (Failure, StoreError, ProviderError, SyncBusyError) as error:
         return _fail(EXIT_FAILED, str(error))
@@ -739,6 +762,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_FAILED, f"{error.strerror or error}")
     finally:
         commands.close()
+
+
+def _stderr_level(verbose: bool, handler: Callable[[Commands], int]) -> str:
+    # A command's outcome is its output and, on an error, one line; the log
+    # file has the rest. The agent runs for long, so it reports as it goes.
+    if verbose:
+        return "INFO"
+    if handler in (Commands.agent, Commands.default):
+        return "WARNING"
+    return "CRITICAL"
 
 
 def _fail(code: int, message: str) -> int:

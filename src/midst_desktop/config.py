@@ -137,6 +137,8 @@ def _coerce(name: str, key: str, raw: object) -> object:
 def _paths(data_dir: str | None) -> dict[str, Path]:
     if data_dir:
         root = Path(data_dir).expanduser().resolve()
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"the data dir {root} is a file, not a folder")
         return {
             "data_dir": root,
             "config_dir": root / "config",

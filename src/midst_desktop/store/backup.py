@@ -12,19 +12,28 @@ from midst_desktop.store.db import Database, StoreError, vacuum_into
 log = logging.getLogger(__name__)
 
 
+class BackupRefusedError(StoreError):
+    """A backup or restore asked of a path that cannot be one; nothing changed."""
+
+
 def backup(database: Database, destination: Path) -> Path:
     """Write a consistent copy of the store to destination (a file or a folder).
 
-    Raises StoreError when the store is not SQLite or the copy cannot be made.
+    Raises BackupRefusedError for a destination that exists or has no folder,
+    StoreError when the store is not SQLite or the copy cannot be made.
     """
     source = _sqlite_file(database)
     if destination.is_dir():
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         destination = destination / f"midst-desktop-{stamp}.db"
     if destination.exists():
-        raise StoreError(f"{destination} already exists; choose a new file name")
+        raise BackupRefusedError(
+            f"{destination} already exists; choose a new file name"
+        )
+    if not destination.parent.is_dir():
+        raise BackupRefusedError(f"there is no folder {destination.parent}")
     if destination.resolve() == source.resolve():
-        raise StoreError("the backup cannot be the database itself")
+        raise BackupRefusedError("the backup cannot be the database itself")
     try:
         vacuum_into(database, destination)
     except sqlite3.Error as error:
@@ -37,7 +46,7 @@ def backup(database: Database, destination: Path) -> Path:
 def check_backup(source: Path) -> None:
     """Refuse a file that is not a whole midst-desktop store."""
     if not source.is_file():
-        raise StoreError(f"{source} is not a file")
+        raise BackupRefusedError(f"{source} is not a file")
     try:
         conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         try:
@@ -51,13 +60,15 @@ def check_backup(source: Path) -> None:
         finally:
             conn.close()
     except sqlite3.Error as error:
-        raise StoreError(f"{source} is not a midst-desktop backup: {error}") from None
+        raise BackupRefusedError(
+            f"{source} is not a midst-desktop backup: {error}"
+        ) from None
     if result is None or result[0] != "ok":
-        raise StoreError(
+        raise BackupRefusedError(
             f"{source} is damaged: {result[0] if result else 'unreadable'}"
         )
     if not {"artifacts", "integrations", "alembic_version"} <= tables:
-        raise StoreError(f"{source} is not a midst-desktop backup")
+        raise BackupRefusedError(f"{source} is not a midst-desktop backup")
 
 
 def restore(database: Database, source: Path) -> Path:

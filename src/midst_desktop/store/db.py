@@ -27,6 +27,10 @@ class StoreError(RuntimeError):
     """The store cannot be used; the message says why, for a person."""
 
 
+class BadDatabaseUrlError(StoreError):
+    """The database URL names no store midst-desktop can use."""
+
+
 class StoreFullError(StoreError):
     """The disk (or the database's page limit) is full; the transaction was undone."""
 
@@ -184,12 +188,41 @@ def migrate(database: Database) -> None:
         command.upgrade(_alembic_config(conn), "head")
 
 
+def check_url(url: str) -> str:
+    """The URL to open, when it names a SQLite file or a PostgreSQL database."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        raise BadDatabaseUrlError(
+            "cannot read the database URL; use sqlite:///FILE or "
+            "postgresql+psycopg://USER@HOST/DATABASE"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in {"sqlite", "postgresql"}:
+        raise BadDatabaseUrlError(
+            f"midst-desktop keeps its data in SQLite or PostgreSQL, not {backend}"
+        )
+    if backend == "sqlite" and parsed.database in {None, "", ":memory:"}:
+        raise BadDatabaseUrlError("the SQLite URL names no file; use sqlite:///FILE")
+    if backend == "postgresql" and "+" not in parsed.drivername:
+        # psycopg (3) is the driver we ship; a bare postgresql:// means it.
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(
+            hide_password=False
+        )
+    if backend == "postgresql" and parsed.get_driver_name() != "psycopg":
+        raise BadDatabaseUrlError(
+            "use the psycopg driver: postgresql+psycopg://USER@HOST/DATABASE"
+        )
+    return url
+
+
 def open_database(url: str) -> Database:
     """Open the store in Vorta's order: open, back up, migrate.
 
-    Raises StoreError with a one-line reason when the store cannot be used.
+    Raises StoreError with a one-line reason when the store cannot be used,
+    BadDatabaseUrlError when the URL names no SQLite file or PostgreSQL server.
     """
-    database = Database(url)
+    database = Database(check_url(url))
     try:
         if pending_migrations(database):
             backup_before_migration(database)

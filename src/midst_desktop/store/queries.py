@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     Select,
+    column,
     delete,
     func,
     literal,
@@ -130,7 +132,7 @@ def _text_matches(words: list[str], dialect: str) -> Any:
         rowids = (
             text("SELECT rowid FROM artifact_fts WHERE artifact_fts MATCH :q")
             .bindparams(q=query)
-            .columns()
+            .columns(column("rowid", Integer))
         )
         return select(ArtifactText.artifact_id).where(ArtifactText.id.in_(rowids))
     query = " & ".join(re.sub(r"[^\w]", "", word) + ":*" for word in words)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -207,7 +208,7 @@ class SyncEngine:
         if kind == RunKind.FOLDER:
             if not folder:
                 raise SyncRefusedError("a folder sync needs --folder PATH")
-            scopes = [provider.scope_for_path(folder)]
+            scopes = [self._folder_scope(integration, provider, folder)]
         elif paths is not None:
             scopes = _scopes_for_paths(provider, paths)
         else:
@@ -220,6 +221,38 @@ class SyncEngine:
                 return self._run(integration, provider, config, kind, scopes, run_id)
         finally:
             provider.close()
+
+    def _folder_scope(
+        self, integration: Integration, provider: Provider, folder: str
+    ) -> Scope:
+        """The scope of a folder the person named, relative to the source's root.
+
+        A local folder may also be named by its absolute path. Raises
+        SyncRefusedError for a folder outside the source, and for one that is
+        neither there nor held files at the last sync.
+        """
+        named = folder.strip()
+        root = integration.root_path if integration.provider == "local" else None
+        if root and os.path.isabs(named):
+            absolute = os.path.normpath(named)
+            if os.path.commonpath([absolute, root]) == root:
+                named = os.path.relpath(absolute, root)
+        parts = [part for part in named.split("/") if part not in {"", "."}]
+        if ".." in parts:
+            raise SyncRefusedError(
+                f"{folder} is outside integration {integration.id}'s folders"
+            )
+        scope = provider.scope_for_path("/".join(parts))
+        if (
+            root
+            and scope.path
+            and not os.path.lexists(os.path.join(root, scope.path))
+            and next(self._stored_files(integration.id, scope), None) is None
+        ):
+            raise SyncRefusedError(
+                f"there is no folder {folder} in integration {integration.id}"
+            )
+        return scope
 
     # -- one run ----------------------------------------------------------
 

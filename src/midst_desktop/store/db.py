@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10_000
+# A sync's batches touch pages all over the random-keyed indexes (artifact ids,
+# content hashes, dates). Checkpointing every 1,000 pages (SQLite's default)
+# copied those pages back after nearly every batch; every 10,000 pages (40 MiB
+# of WAL) copies a page once for many batches: the writes of a 100k-file
+# import took 1.6x less time (benchmarks/sync_bench.py), at no memory cost.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 class StoreError(RuntimeError):
@@ -65,6 +71,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -63,6 +63,7 @@ class Outcome:
     document: str
     original: str
     original_confidence: float
+    cpu_seconds: float = 0.0
     confidence: float = 0.0  # calibrated on the other folds
     model_predicted: str = ""
     model_confidence: float = 0.0
@@ -86,26 +87,50 @@ def _one_core() -> str:
     return "pinned to one core"
 
 
-def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], float]:
-    """Classify every file as `classify --json` does; returns outcomes and seconds."""
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds a process has used so far (Linux), 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Timing:
+    wall: float = 0.0  # seconds on the clock, on the pinned core
+    cpu: float = 0.0  # CPU seconds of this process and the extraction worker
+
+
+def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], Timing]:
+    """Classify every file as `classify --json` does; returns outcomes and time."""
     from midst_desktop.classify.calibration import Calibration
     from midst_desktop.classify.files import FileClassifier
     from midst_desktop.classify.model import document_of
 
     outcomes: list[Outcome] = []
+    timing = Timing()
     with FileClassifier() as classifier:
         classifier.calibration = Calibration()  # identity: the rules' raw figures
         # The worker's start is paid once per run, as in the CLI and the sync.
         with _inside(corpus.CORPUS / entries[0]["package"]):
             classifier.classify(Path(entries[0]["path"]))
-        total = 0.0
         for entry in entries:
             relative = Path(entry["path"])
             with _inside(corpus.CORPUS / entry["package"]):
+                worker = classifier.worker_pid
+                worker_cpu = _process_cpu(worker)
+                cpu = time.process_time()
                 started = time.perf_counter()
                 decision, extraction = classifier.classify_extracted(relative)
                 seconds = time.perf_counter() - started
-            total += seconds
+                cpu = time.process_time() - cpu
+                if classifier.worker_pid == worker:
+                    cpu += _process_cpu(worker) - worker_cpu
+            timing.wall += seconds
+            timing.cpu += cpu
             original = classify_local(entry["path"])
             outcomes.append(
                 Outcome(
@@ -116,6 +141,7 @@ def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], float
                     rule=decision.rule,
                     raw=decision.raw_confidence,
                     seconds=seconds,
+                    cpu_seconds=cpu,
                     document=document_of(
                         relative.name,
                         relative.as_posix(),
@@ -127,7 +153,7 @@ def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], float
                     original_confidence=original.confidence,
                 )
             )
-    return outcomes, total
+    return outcomes, timing
 
 
 def grouped_folds(outcomes: list[Outcome]) -> list[list[int]]:
@@ -159,9 +185,7 @@ def cross_validate(outcomes: list[Outcome]) -> None:
         model = fit_model([Example(o.document, o.truth, 1.0) for o in train])
         for index in held_out:
             outcome = outcomes[index]
-            outcome.confidence = table(
-                f"{outcome.rule}/{outcome.predicted}", outcome.raw
-            )
+            outcome.confidence = table(outcome.rule, outcome.raw)
             guess, probability = model.predict(outcome.document)
             if guess != outcome.predicted and probability > outcome.confidence:
                 outcome.model_predicted, outcome.model_confidence = guess, probability
@@ -217,15 +241,20 @@ def run(options: Any = None) -> dict[str, Any]:
     corpus.assemble()
     entries = corpus.corpus_files()
     pinned = _one_core()
-    outcomes, seconds = classify_corpus(entries)
+    outcomes, timing = classify_corpus(entries)
     cross_validate(outcomes)
     truth = [o.truth for o in outcomes]
     ours = scores(
         truth, [o.predicted for o in outcomes], [o.confidence for o in outcomes]
     )
-    ours["files_per_second"] = round(len(outcomes) / seconds, 1)
+    # CPU seconds of both processes: what one core does when nothing else
+    # runs; the shared machine's clock time is reported beside it.
+    ours["files_per_second"] = round(len(outcomes) / timing.cpu, 1)
+    ours["files_per_wall_second"] = round(len(outcomes) / timing.wall, 1)
     pdfs = [o for o in outcomes if o.path.endswith(".pdf")]
-    ours["pdf_files_per_second"] = round(len(pdfs) / sum(o.seconds for o in pdfs), 1)
+    ours["pdf_files_per_second"] = round(
+        len(pdfs) / sum(o.cpu_seconds for o in pdfs), 1
+    )
     original = scores(
         truth,
         [o.original for o in outcomes],
@@ -340,8 +369,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {shape.format(original[key])} |"
         )
     lines.append(
-        f"| files per second, one core | {ours['files_per_second']:g} "
-        f"(PDFs alone {ours['pdf_files_per_second']:g}) | | "
+        f"| files per CPU second, one core | {ours['files_per_second']:g} "
+        f"(PDFs alone {ours['pdf_files_per_second']:g}; "
+        f"{ours['files_per_wall_second']:g} per second on the shared clock) | | "
         f"{original['files_per_second']:g} (names only, nothing read) |"
     )
     lines += [

@@ -25,7 +25,7 @@ def _samples(rule: str, raw: float, files: int, right: int) -> list[Sample]:
 def test_a_rule_right_nine_times_in_ten_is_calibrated_to_about_nine_tenths() -> None:
     samples = _samples("extension", 0.5, 200, 180) + _samples("words", 0.8, 200, 100)
 
-    table = fit(samples)
+    table = fit(samples, per_rule=True)
 
     # Each rule's record, averaged with PRIOR_WEIGHT files of the overall 0.7.
     weight = calibration.PRIOR_WEIGHT
@@ -50,7 +50,7 @@ def test_calibrated_confidences_have_low_calibration_error_on_fresh_samples() ->
             out.append(Sample(rule, 0.6, rng.random() < truth[rule]))
         return out
 
-    table = fit(draw(3000))
+    table = fit(draw(3000), per_rule=True)
     fresh = draw(3000)
     raw_error = expected_calibration_error(
         [s.raw for s in fresh], [s.correct for s in fresh]
@@ -70,7 +70,7 @@ def test_curves_are_monotone_in_the_raw_confidence() -> None:
         raw = rng.random()
         samples.append(Sample("pdf", raw, rng.random() < raw * 0.8 + 0.1))
 
-    curve = fit(samples).rules["pdf"]
+    curve = fit(samples, per_rule=True).rules["pdf"]
     values = [curve(x / 100) for x in range(101)]
 
     assert values == sorted(values)
@@ -80,11 +80,22 @@ def test_curves_are_monotone_in_the_raw_confidence() -> None:
 def test_a_rule_seen_on_few_files_borrows_from_all_rules() -> None:
     samples = _samples("common", 0.6, 300, 150) + _samples("rare", 0.6, 2, 2)
 
-    table = fit(samples)
+    table = fit(samples, per_rule=True)
 
     # Two right answers out of two do not make a rule certain.
     assert 0.5 < table("rare", 0.6) < 0.7
     assert table("unseen-rule", 0.6) == pytest.approx(152 / 302, abs=0.02)
+
+
+def test_the_corpus_table_is_one_curve_over_all_rules() -> None:
+    samples = _samples("extension", 0.5, 200, 180) + _samples("words", 0.9, 200, 190)
+
+    table = fit(samples)
+
+    assert not table.rules
+    assert table("extension", 0.5) == table("words", 0.5) == table("new", 0.5)
+    assert table("any", 0.5) == pytest.approx(0.9)
+    assert table("any", 0.9) == pytest.approx(0.95)
 
 
 def test_calibrated_confidence_never_claims_certainty() -> None:
@@ -97,7 +108,7 @@ def test_a_persons_reviews_move_the_shipped_table_towards_what_they_see() -> Non
     prior = fit(_samples("pdf", 0.5, 400, 360))
     reviews = _samples("pdf", 0.5, 100, 40)
 
-    personal = fit(reviews, prior=prior, source="reviews")
+    personal = fit(reviews, prior=prior, source="reviews", per_rule=True)
 
     weight = calibration.PRIOR_WEIGHT
     assert personal("pdf", 0.5) == pytest.approx(

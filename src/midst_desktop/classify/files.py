@@ -141,6 +141,11 @@ class FileClassifier:
             self._pool.close()
             self._pool = None
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The extraction worker's process id, while one runs."""
+        return self._pool.pid if self._pool is not None else None
+
     def _extract(self, path: Path, name: str) -> Extraction:
         if self._extractor is not None:
             return self._extractor(path, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import time
@@ -20,7 +21,13 @@ from midst_desktop.sync.providers.base import (
     SourceUnavailableError,
 )
 
+log = logging.getLogger(__name__)
+
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+# PostgreSQL cannot index a key above 2,704 bytes, and source ids are indexed
+# keys. A folder so deep that a child's id could pass this is recorded whole.
+MAX_SOURCE_ID_BYTES = 2400
+NAME_MAX_BYTES = 255
 
 
 def _display_name(name: str) -> tuple[str, bool]:
@@ -33,14 +40,47 @@ def _display_name(name: str) -> tuple[str, bool]:
     return name, True
 
 
-def _sort_key(entry: os.DirEntry[str]) -> str:
+def _sort_key(entry: os.DirEntry[str]) -> tuple[str, bool]:
     # A folder sorts as "name/", which makes the walk's order the byte order of
-    # the full relative paths: the order the store returns source ids in.
-    name = _display_name(entry.name)[0]
+    # the full relative paths: the order the store returns source ids in. On a
+    # tie the valid name comes first (see _sorted_entries).
+    name, valid = _display_name(entry.name)
     try:
-        return name + "/" if entry.is_dir(follow_symlinks=False) else name
+        key = name + "/" if entry.is_dir(follow_symlinks=False) else name
     except OSError:
-        return name
+        key = name
+    return key, not valid
+
+
+def _too_deep(relative: str) -> bool:
+    """Whether a child of this folder could have an id too long to store."""
+    return len(relative.encode("utf-8")) + 1 + NAME_MAX_BYTES > MAX_SOURCE_ID_BYTES
+
+
+def _sorted_entries(
+    entries: list[os.DirEntry[str]], folder: Path
+) -> list[os.DirEntry[str]]:
+    """A folder's entries in id order, each id once.
+
+    A name that is not UTF-8 is shown with its bytes as \\xNN, which a real
+    name can spell too; such a name gives way to the real one (or to an
+    earlier one like it), since two files cannot share an id.
+    """
+    keyed = sorted(((_sort_key(entry), entry) for entry in entries), key=lambda p: p[0])
+    kept: list[os.DirEntry[str]] = []
+    previous: str | None = None
+    for (key, _invalid), entry in keyed:
+        if key == previous:
+            log.warning(
+                "Skipping file: %s has a name that is not UTF-8 and reads like "
+                "another name in %s",
+                key.rstrip("/"),
+                folder,
+            )
+            continue
+        previous = key
+        kept.append(entry)
+    return kept
 
 
 class LocalProvider(Provider):
@@ -131,6 +171,12 @@ class LocalProvider(Provider):
                     yield self._folder_marker(relative, SkipReason.UNREADABLE)
                 elif config.prunes_folder("/" + relative):
                     yield self._folder_marker(relative, SkipReason.EXCLUDED)
+                elif _too_deep(relative):
+                    log.warning(
+                        "Skipping folder: %s is nested too deep to record",
+                        self.root / relative,
+                    )
+                    yield self._folder_marker(relative, SkipReason.UNSUPPORTED)
                 else:
                     children = self._entries(relative)
                     if children is None:
@@ -161,8 +207,7 @@ class LocalProvider(Provider):
             return []
         except OSError:
             return None
-        entries.sort(key=_sort_key)
-        return entries
+        return _sorted_entries(entries, path)
 
     def _listed(
         self, relative: str, name: str, absolute: str, info: os.stat_result

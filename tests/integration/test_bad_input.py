@@ -8,6 +8,7 @@ what was stored before is still there.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import random
@@ -524,6 +525,48 @@ def stored(data_dir: Path) -> dict[str, tuple[str, str]]:
         }
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("limit", ["tmpfs", "page_count"])
+def test_a_full_disk_under_the_data_dir_is_one_line_and_loses_nothing(
+    limit: str, tmp_path: Path, documents: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk = tmp_path / "small disk"
+    with small_disk(disk, limit == "tmpfs") as mounted:
+        midst = Midst(disk / "data", capsys)
+        assert midst("integrations", "add", "local", str(documents))[0] == 0
+        assert midst("sync")[0] == 0
+        before = stored(midst.data_dir)
+        approved_id = before["poems/winter.md"][0]
+        assert midst("artifacts", "approve", approved_id)[0] == 0
+        for number in range(NEW_FILES):
+            write(documents / "many" / f"{number:04d} {'long name ' * 8}.md", "x")
+
+        if mounted:
+            leave_free(disk, SPARE_BYTES)
+        if not mounted:
+            midst.spare_pages = SPARE_BYTES // 4096
+        code, _out, err = midst("sync", process=mounted)
+
+        assert code == 1
+        line = one_line(err)
+        assert "full" in line, line
+        kept = stored(midst.data_dir)
+        assert kept["poems/winter.md"] == (approved_id, "approved")
+        assert kept["thesis/chapter one.md"] == before["thesis/chapter one.md"]
+        code, out, err = midst("artifacts", "list", "--status", "approved", "--json")
+        assert code == 0, err
+        assert [row["id"] for row in json.loads(out)] == [approved_id]
+
+        if mounted:
+            (disk / "filler").unlink()
+        midst.spare_pages = None
+        code, out, err = midst("sync", "1", "--json")
+        assert code == 0, err
+        assert json.loads(out)["status"] == "succeeded"
+        after = stored(midst.data_dir)
+        assert len(after) == 2 + NEW_FILES
+        assert after["poems/winter.md"] == (approved_id, "approved")
 
 
 # -- a damaged store -----------------------------------------------------------

@@ -289,7 +289,11 @@ class Commands:
             if problem:
                 failures.append(problem)
         if args.json:
-            _print_json(runs[0] if args.id is not None and runs else runs)
+            # A sync of one integration that never started has no run to print.
+            if args.id is None:
+                _print_json(runs)
+            elif runs:
+                _print_json(runs[0])
         else:
             for run_json in runs:
                 counts = run_json["counts"]
@@ -538,14 +542,9 @@ class Commands:
     # the agent
 
     def agent(self) -> int:
-        try:
-            from midst_desktop.agent import run_agent
+        from midst_desktop.agent import run_agent
 
-            return run_agent(self.database, self.settings, serve=self.args.serve)
-        except KeyboardInterrupt:
-            # Ctrl+C before the agent took the signal over: stopping is what was
-            # asked for, so it is a clean exit.
-            return EXIT_OK
+        return run_agent(self.database, self.settings, serve=self.args.serve)
 
     def default(self) -> int:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -757,6 +756,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Failure, StoreError, ProviderError, SyncBusyError) as error:
         return _fail(EXIT_FAILED, str(error))
     except KeyboardInterrupt:
+        if handler in (Commands.agent, Commands.default):
+            # Ctrl+C before the agent took the signal over: stopping is what
+            # was asked for, so it is a clean exit.
+            return EXIT_OK
         return _fail(EXIT_FAILED, "interrupted")
     except OSError as error:
         return _fail(EXIT_FAILED, f"{error.strerror or error}")

@@ -91,6 +91,7 @@ def test_a_sync_while_another_process_holds_the_integration_says_already_syncing
     free = cli.call_json("sync", "1")
 
     assert "already syncing" in busy.error_line
+    assert busy.stdout == ""
     assert "already syncing" in every.error_line
     assert free["status"] == "succeeded"
     assert [r.id for r in runs(database)] == [free["id"]]

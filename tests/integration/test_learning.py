@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from midst_desktop.classify import model
+from midst_desktop.classify import calibration, model
 from midst_desktop.classify.files import classify_path
 from midst_desktop.classify.reclassify import reclassify
+from midst_desktop.classify.rules import classify
 from midst_desktop.cli import main
 from midst_desktop.config import Settings
 from midst_desktop.store import queries
@@ -201,3 +202,33 @@ def test_reviews_through_the_cli_change_what_classify_says(
     assert after["artifact_type"] == "academic_paper"
     assert after["classified_by"] == "model"
     assert model.read_header(settings.data_dir) is not None
+
+
+def test_enough_reviews_recalibrate_the_rules_to_what_the_person_sees(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "Documents"
+    for n in range(calibration.MIN_USER_REVIEWS + 10):
+        write(root / "Fieldwork" / f"site-{n:02}.txt", FIELD_NOTES.format(n=n))
+    write(root / "Letters" / "to-anna.txt", LETTER.format(n=1))
+    engine(database, settings).sync(add_local(database, root))
+    by_source = artifacts_by_source(database)
+    rules_said = {a.artifact_type for s, a in by_source.items() if "site-" in s}
+    assert rules_said != {"academic_paper"}
+    with database.write() as session:
+        for source_id, artifact in by_source.items():
+            if "site-" in source_id:
+                queries.edit_artifact(
+                    session, artifact.id, artifact_type="academic_paper"
+                )
+            else:
+                queries.move_status(session, [artifact.id], "approved")
+    verdict = classify("site-99.txt", "Fieldwork/site-99.txt", "text/plain", b"", None)
+
+    model.refit(database, settings.data_dir)
+
+    personal = calibration.load(settings.data_dir)
+    assert personal.source == "reviews"
+    # The rules were wrong on every one of these: their confidence drops.
+    shipped = calibration.shipped()(verdict.rule, verdict.confidence)
+    assert personal(verdict.rule, verdict.confidence) < shipped / 2

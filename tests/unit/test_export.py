@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from midst_desktop.store.export import bibtex_name, to_bibtex
 from midst_desktop.store.models import Artifact
@@ -227,3 +229,28 @@ def test_the_checker_rejects_broken_bibtex() -> None:
         parse_bibtex("@misc{key,\n  title = {a & b}\n}\n")
     with pytest.raises(ValueError):
         parse_bibtex("@misc{key,\n  title = {open {brace}\n")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    title=st.text(min_size=1, max_size=80).filter(lambda t: t.strip()),
+    authors=st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cs",)),
+            min_size=1,
+            max_size=30,
+        ).filter(lambda a: a.strip() and "," not in a),
+        max_size=4,
+    ),
+    keyword=st.text(max_size=20),
+)
+def test_any_text_makes_valid_bibtex_that_reads_back(
+    title: str, authors: list[str], keyword: str
+) -> None:
+    entry = parse_bibtex(
+        to_bibtex([artifact(title=title, authors=authors, keywords=[keyword])])
+    )[0]
+
+    assert plain(entry["title"]) == " ".join(title.split())
+    if authors:
+        assert len(plain(entry["author"]).split(" and ")) >= len(authors)

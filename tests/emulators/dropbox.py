@@ -199,7 +199,7 @@ class DropboxState:
         self.grants: dict[str, _Grant] = {}
         self.access_tokens: dict[str, tuple[str, float]] = {}  # token -> rt, expiry
         self.codes: dict[str, dict[str, str]] = {}
-        self.issued_codes: list[str] = []  # codes and access tokens
+        self.issued_codes: list[str] = []  # codes, verifiers, access tokens
         self.registered_redirect_uris: set[str] = set()
         self.one_shot: list[tuple[str | None, str, dict[str, Any]]] = []
         self.random_rate = 0.0
@@ -855,6 +855,7 @@ def _exchange_code(state: DropboxState, form: dict[str, str]) -> _Reply:
     if code is None or form.get("client_id") != code["client_id"]:
         return invalid
     verifier = form.get("code_verifier", "")
+    state.issued_codes.append(verifier)
     challenge = (
         base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         .decode()
@@ -1155,12 +1156,10 @@ class DropboxEmulator:
                 self.state.access_tokens[token] = (refresh, 0.0)
 
     def secrets_issued(self) -> list[str]:
-        """Every token and code handed out, for tests that look for leaks."""
+        """Every token, code and verifier seen, for tests that look for leaks."""
         with self.state.lock:
-            return [
-                *self.state.grants,
-                *self.state.issued_codes,
-            ]
+            issued = [*self.state.grants, *self.state.issued_codes]
+            return [secret for secret in issued if secret]
 
     # -- cursors and faults ----------------------------------------------------
 

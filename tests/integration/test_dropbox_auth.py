@@ -155,7 +155,7 @@ def test_the_loopback_flow_uses_the_registered_redirect(emu, tmp_path) -> None:
     assert any("close this window" in page for page in pages)
 
 
-def test_a_taken_loopback_port_falls_back_to_pasting(emu, tmp_path) -> None:
+def test_a_taken_loopback_port_falls_back_to_pasting(emu, tmp_path, caplog) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -170,4 +170,5 @@ def test_a_taken_loopback_port_falls_back_to_pasting(emu, tmp_path) -> None:
         )
 
     assert emu.refresh_token_valid(credentials.refresh_token)
-    assert any("paste the code instead" in text for text in person.shown)
+    assert "paste the code instead" in caplog.text
+    assert "redirect_uri" not in person.opened[0]

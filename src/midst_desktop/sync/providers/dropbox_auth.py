@@ -36,7 +36,7 @@ SCOPES = ["account_info.read", "files.metadata.read", "files.content.read"]
 CSRF_KEY = "dropbox-auth-csrf-token"
 # A short-lived access token with a refresh token that does not expire.
 ACCESS_TYPE = "offline"
-PASTE_PROMPT = "Paste the code Dropbox shows after you allow access: "
+PASTE_PROMPT = "Allow access in Dropbox, then paste the code it shows here: "
 
 # Reads one pasted line; gets the prompt and the time-out in seconds.
 CodePrompt = Callable[[str, float], str]
@@ -50,7 +50,7 @@ def authorize_dropbox(
 ) -> OAuthCredentials:
     """Run the sign-in and return the new credentials (blocks up to the time-out).
 
-    announce(text) shows the address (and what to do) to the person; prompt
+    announce(url) shows the consent page's address to the person; prompt
     reads a pasted code (standard input by default). Raises OAuthError.
     """
     app_key = settings.dropbox_app_key.strip()
@@ -64,9 +64,12 @@ def authorize_dropbox(
         try:
             return _loopback(settings, app_key, port, opener, announce)
         except _CannotListen as error:
-            announce(
-                f"Cannot listen on {LOOPBACK_HOST}:{port} for the redirect "
-                f"({error}); paste the code instead."
+            log.warning(
+                "Cannot listen on %s:%s for the Dropbox redirect (%s); "
+                "paste the code instead",
+                LOOPBACK_HOST,
+                port,
+                error,
             )
     return _paste(settings, app_key, opener, announce, prompt or read_pasted_code)
 
@@ -117,9 +120,7 @@ def _loopback(
             params,
             settings.oauth_timeout_seconds,
             opener,
-            lambda url: announce(
-                f"Opening Dropbox in your browser. If it does not open, go to:\n{url}"
-            ),
+            announce,
             port=port,
         )
     except OAuthError as error:
@@ -172,10 +173,7 @@ def _paste(
     )
     flow.requests_session = endpoint_session(settings)
     url = authorize_page(settings, flow.start())
-    announce(
-        "Opening Dropbox in your browser. Allow access, then paste the code it "
-        f"shows here. If the browser does not open, go to:\n{url}"
-    )
+    announce(url)
     threading.Thread(
         target=_open_quietly, args=(opener, url), name="oauth-browser", daemon=True
     ).start()

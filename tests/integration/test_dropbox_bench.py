@@ -1,0 +1,19 @@
+"""The Dropbox benchmark on a small Dropbox: it runs, and the counts are ideal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks import dropbox_bench
+from benchmarks.common import Options
+
+
+def test_the_dropbox_benchmark_meets_the_ideal_request_counts(tmp_path: Path) -> None:
+    result = dropbox_bench.run(Options(files=300, folders=12, work=tmp_path))
+
+    assert result["full"]["listing_requests"] == 3  # token, cursor, one page
+    assert result["full"]["downloads"] == result["full"]["ideal_downloads"] == 3
+    assert result["after_changes"]["listing_requests"] == 1
+    assert result["no_change"]["requests"] == 1
+    assert all(target["met"] for target in result["targets"])
+    assert "| full import | 3 (3) |" in dropbox_bench.markdown(result)

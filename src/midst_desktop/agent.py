@@ -16,7 +16,7 @@ from midst_desktop.store.models import IntegrationStatus, Provider, RunKind, Run
 from midst_desktop.sync.engine import SyncEngine, SyncRefusedError
 from midst_desktop.sync.locks import SyncBusyError
 from midst_desktop.sync.providers.base import ProviderError
-from midst_desktop.sync.registry import provider_for
+from midst_desktop.sync.registry import providers_for
 from midst_desktop.sync.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Agent:
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
         self.settings = settings
-        self.engine = SyncEngine(database, settings, provider_for)
+        self.engine = SyncEngine(database, settings, providers_for(settings))
         self.watcher = FolderWatcher()
         self.stopping = threading.Event()
 

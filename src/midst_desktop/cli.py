@@ -146,19 +146,16 @@ class Commands:
 
     def engine(self) -> Any:
         from midst_desktop.sync.engine import SyncEngine
-        from midst_desktop.sync.registry import provider_for
+        from midst_desktop.sync.registry import providers_for
 
-        return SyncEngine(self.database, self.settings, provider_for)
+        return SyncEngine(self.database, self.settings, providers_for(self.settings))
 
     # integrations
 
     def integrations_add(self) -> int:
         args = self.args
         if args.provider != "local":
-            raise UsageError(
-                f"{args.provider} integrations are not available in this version yet; "
-                "local folders are"
-            )
+            return self._add_cloud()
         if not args.path:
             raise UsageError("integrations add local needs a PATH")
         root = Path(args.path).expanduser()
@@ -209,6 +206,10 @@ class Commands:
         return EXIT_OK
 
     def integrations_reconnect(self) -> int:
+        with self.database.read() as session:
+            provider = queries.get_integration(session, self.args.id).provider
+        if provider != Provider.LOCAL:
+            return self._reconnect_cloud()
         with self.database.write() as session:
             integration = queries.get_integration(session, self.args.id)
             if integration.provider == Provider.LOCAL:
@@ -225,6 +226,10 @@ class Commands:
         return EXIT_OK
 
     def integrations_remove(self) -> int:
+        with self.database.read() as session:
+            provider = queries.get_integration(session, self.args.id).provider
+        if provider != Provider.LOCAL:
+            return self._remove_cloud()
         with self.database.write() as session:
             removed = queries.remove_integration(
                 session, self.args.id, self.args.delete_artifacts
@@ -233,6 +238,100 @@ class Commands:
         if self.args.json:
             _print_json(
                 {"id": self.args.id, "removed": True, "artifacts_deleted": removed}
+            )
+        else:
+            kept = "" if self.args.delete_artifacts else "; its artifacts are kept"
+            print(f"Removed integration {self.args.id}{kept}")
+        return EXIT_OK
+
+    # cloud integrations (sync/connect.py does the work)
+
+    def _cloud_credentials(self, kind: Any) -> Any:
+        """From --refresh-token-file, or from the sign-in in the browser."""
+        from midst_desktop.sync import connect
+        from midst_desktop.sync.oauth import default_opener
+
+        if self.args.refresh_token_file:
+            return connect.read_refresh_token_file(self.args.refresh_token_file)
+
+        def announce(url: str) -> None:
+            print(
+                f"Opening your browser to sign in to {kind.title}. If it does not "
+                f"open, visit this address:\n{url}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        return connect.sign_in(self.settings, kind, default_opener, announce)
+
+    def _add_cloud(self) -> int:
+        from midst_desktop.sync import connect
+
+        args = self.args
+        if args.path or args.exclude:
+            raise UsageError(
+                f"integrations add {args.provider} takes no PATH or --exclude"
+            )
+        try:
+            kind = connect.kind_for(args.provider)
+            credentials = self._cloud_credentials(kind)
+            payload = connect.connect(
+                self.database, self.settings, kind, credentials, args.name
+            )
+        except connect.ConnectError as error:
+            raise UsageError(str(error)) from None
+        if args.json:
+            _print_json(payload)
+        else:
+            print(
+                f"Added integration {payload['id']}: {kind.title} "
+                f"{payload['account_label'] or ''}".rstrip()
+            )
+        return EXIT_OK
+
+    def _reconnect_cloud(self) -> int:
+        from midst_desktop.sync import connect
+
+        with self.database.read() as session:
+            provider = queries.get_integration(session, self.args.id).provider
+        try:
+            kind = connect.kind_for(provider)
+            credentials = self._cloud_credentials(kind)
+            payload = connect.reconnect(
+                self.database, self.settings, self.args.id, credentials
+            )
+        except connect.ConnectError as error:
+            raise UsageError(str(error)) from None
+        if self.args.json:
+            _print_json(payload)
+        else:
+            print(f"Integration {payload['id']} is active again")
+        return EXIT_OK
+
+    def _remove_cloud(self) -> int:
+        from midst_desktop.sync import connect
+
+        try:
+            result = connect.disconnect(
+                self.database, self.settings, self.args.id, self.args.delete_artifacts
+            )
+        except connect.ConnectError as error:
+            raise UsageError(str(error)) from None
+        if result.revoke_problem:
+            print(
+                f"midst-desktop: the access could not be revoked at the provider "
+                f"({result.revoke_problem}); revoke it in your account's security "
+                "settings",
+                file=sys.stderr,
+            )
+        if self.args.json:
+            _print_json(
+                {
+                    "id": self.args.id,
+                    "removed": True,
+                    "artifacts_deleted": result.artifacts_deleted,
+                    "revoked": result.revoke_problem is None,
+                }
             )
         else:
             kept = "" if self.args.delete_artifacts else "; its artifacts are kept"
@@ -655,6 +754,7 @@ def build_parser() -> Parser:
     command(integrations, "list", Commands.integrations_list)
     reconnect = command(integrations, "reconnect", Commands.integrations_reconnect)
     reconnect.add_argument("id", type=_integration_id)
+    reconnect.add_argument("--refresh-token-file")
     remove = command(integrations, "remove", Commands.integrations_remove)
     remove.add_argument("id", type=_integration_id)
     remove.add_argument("--delete-artifacts", action="store_true")

@@ -172,7 +172,7 @@ def test_a_known_checksum_and_format_spare_the_download(
     database: Database, sync_engine: SyncEngine, drives: dict[int, MemoryDrive]
 ) -> None:
     drive = drives[add_cloud(database, "drive")] = MemoryDrive()
-    drive.put("known", "/talk.pptx")
+    drive.put("known", "/talk.key")
     drive.put("unknown", "/notes")
     original = drive.listed
 

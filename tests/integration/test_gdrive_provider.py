@@ -19,7 +19,7 @@ from midst_desktop.sync.providers.base import (
 from midst_desktop.sync.providers.gdrive import DriveProvider
 from tests.emulators import gdrive as emu
 from tests.emulators.gdrive import DriveEmulator, drive_tree
-from tests.support.gdrive import drive, provider, sample_drive
+from tests.support.gdrive import drive, image_bytes, provider, sample_drive
 
 __all__ = ["drive"]
 
@@ -53,7 +53,7 @@ def test_the_whole_drive_lists_my_drive_only_and_marks_what_is_not_a_file(
     assert (novel.export_extension, novel.content_hash, novel.size) == ("docx", None, 0)
     thesis = files[sample.thesis]
     assert thesis.content_hash is not None and len(thesis.content_hash) == 64
-    assert thesis.size == len(b"%PDF-1.4 thesis abstract")
+    assert thesis.size == len(image_bytes("PDF"))
 
 
 def test_whole_drive_listing_costs_the_pages_it_needs(
@@ -246,7 +246,7 @@ def test_content_is_downloaded_and_documents_are_exported(
     files = {f.source_id: f for f in p.list_files(FolderConfig(), Scope())}
 
     with p.open_content(files[sample.thesis]) as stream:
-        assert stream.read() == b"%PDF-1.4 thesis abstract"
+        assert stream.read() == image_bytes("PDF")
     with p.open_content(files[sample.novel]) as stream:
         assert stream.read() == b"Chapter one."
     downloads = p.settings.cache_dir / "downloads"

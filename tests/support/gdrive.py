@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 import httpx
 import pytest
@@ -99,12 +101,22 @@ class SampleDrive:
         }
 
 
+@cache
+def image_bytes(kind: str) -> bytes:
+    """A small real JPEG or PDF, as extraction reads the content."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 30, 30)).save(buffer, kind)
+    return buffer.getvalue()
+
+
 def sample_drive(account: DriveAccount) -> SampleDrive:
     papers = account.add_folder("Papers")
     drafts = account.add_folder("Drafts", papers)
     old = account.add_folder("Old stuff")
     thesis = account.add_file(
-        "thesis.pdf", papers, b"%PDF-1.4 thesis abstract", "application/pdf"
+        "thesis.pdf", papers, image_bytes("PDF"), "application/pdf"
     )
     in_trashed_folder = account.add_file("old.txt", old, b"old", "text/plain")
     account.trash(old)
@@ -116,15 +128,13 @@ def sample_drive(account: DriveAccount) -> SampleDrive:
         novel=account.add_file("My novel", drafts, b"Chapter one.", DOCUMENT),
         budget=account.add_file("Budget", None, b"a,b\n1,2\n", SPREADSHEET, False),
         talk=account.add_file("Conference talk", papers, b"Slide 1", PRESENTATION),
-        photo=account.add_file(
-            "photo.jpg", None, b"\xff\xd8\xff\xe0jpeg", "image/jpeg"
-        ),
+        photo=account.add_file("photo.jpg", None, image_bytes("JPEG"), "image/jpeg"),
         shortcut=account.add_file(
             "Shortcut to thesis", None, b"", SHORTCUT, target_id=thesis
         ),
         form=account.add_file("Survey", None, b"", FORM),
         trashed=_trashed(account),
-        orphan=account.add_orphan("shared with me.pdf", b"%PDF-1.4 not mine"),
+        orphan=account.add_orphan("shared with me.pdf", image_bytes("PDF")),
         in_trashed_folder=in_trashed_folder,
     )
 

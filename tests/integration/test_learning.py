@@ -232,3 +232,20 @@ def test_enough_reviews_recalibrate_the_rules_to_what_the_person_sees(
     # The rules were wrong on every one of these: their confidence drops.
     shipped = calibration.shipped()(verdict.rule, verdict.confidence)
     assert personal(verdict.rule, verdict.confidence) < shipped / 2
+
+
+def test_a_background_refit_leaves_a_model_for_the_next_classification(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "Documents"
+    _tree(root)
+    engine(database, settings).sync(add_local(database, root))
+    _review(database)
+
+    thread = model.refit_in_background(database, settings.data_dir)
+    thread.join(timeout=60)
+
+    assert not thread.is_alive()
+    learned = model.load(settings.data_dir)
+    assert learned is not None
+    assert learned.examples == 24

@@ -169,6 +169,7 @@ class Commands:
             raise UsageError(str(error)) from None
         config = FolderConfig(excluded_patterns=patterns, max_file_size_mb=max_size)
         with self.database.write() as session:
+            _refuse_overlap(session, root)
             integration = Integration(
                 provider=Provider.LOCAL,
                 display_name=args.name or root.name or str(root),
@@ -658,6 +659,19 @@ class Commands:
             )
         self.args.serve = False
         return self.agent()
+
+
+def _refuse_overlap(session: Any, root: Path) -> None:
+    """Refuse a folder that is, holds or lies in another local integration's."""
+    for other in queries.list_integrations(session):
+        if other.provider != Provider.LOCAL or not other.root_path:
+            continue
+        theirs = Path(other.root_path)
+        if root == theirs or theirs in root.parents or root in theirs.parents:
+            raise UsageError(
+                f"{root} overlaps integration {other.id} ({theirs}); "
+                "its files would be synced twice"
+            )
 
 
 def health_report(database: Database, settings: Settings) -> dict[str, Any]:

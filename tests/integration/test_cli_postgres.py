@@ -73,6 +73,10 @@ def test_midst_database_url_puts_the_same_data_in_postgresql(
     assert report["database"] == "postgresql"
     assert report["checks"]["database"] == "ok"
     assert not (tmp_path / "data" / "midst.db").exists()
+    # Full-text search runs on PostgreSQL's own index.
+    on_postgres = Cli(tmp_path / "data", database_url=database_url)
+    found = on_postgres.call_json("artifacts", "list", "--search", "essay 3")
+    assert [a["source_id"] for a in found] == ["folder3/essay 3.md"]
     # backup is SQLite's; PostgreSQL has pg_dump, and the CLI says so.
     refused = cli.run("backup", str(tmp_path / "store.db"), env=env, expect=1)
     assert "pg_dump" in refused.error_line

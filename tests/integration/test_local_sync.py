@@ -12,6 +12,7 @@ from midst_desktop.config import Settings
 from midst_desktop.store import queries
 from midst_desktop.store.db import Database
 from midst_desktop.store.models import RunKind
+from tests.support import samples
 from tests.support.store import (
     add_local,
     artifacts_by_source,
@@ -25,9 +26,12 @@ from tests.support.store import (
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "Documents"
-    write(root / "papers" / "quantum paper.pdf", "%PDF-1.4 quantum")
+    # Real files: a sync reads what is in them.
+    write(root / "papers" / "quantum paper.pdf").write_bytes(
+        samples.pdf([["Quantum states"]])
+    )
     write(root / "poems" / "winter.md", "snow")
-    write(root / "talks" / "keynote.pptx", "slides")
+    write(root / "talks" / "keynote.pptx").write_bytes(samples.pptx([["Keynote"]]))
     write(root / "data" / "results.csv", "a,b\n1,2\n")
     write(root / "proj" / "node_modules" / "lib" / "index.js", "x")
     write(root / "Smart Contracts.txt", "terms")

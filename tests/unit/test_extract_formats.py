@@ -20,7 +20,9 @@ def write(tmp_path: Path, name: str, content: bytes | str) -> Path:
     return path
 
 
-def test_pdf_gives_text_of_the_first_pages_page_count_and_info(tmp_path: Path) -> None:
+def test_pdf_gives_text_of_first_and_last_pages_page_count_and_info(
+    tmp_path: Path,
+) -> None:
     info = {
         "Title": "Grain Size and Stability",
         "Author": "A. Researcher; B. Colleague",
@@ -38,8 +40,9 @@ def test_pdf_gives_text_of_the_first_pages_page_count_and_info(tmp_path: Path) -
     assert result.keywords == ["sediments", "grain size"]
     assert result.captured == datetime(2021, 3, 14, 15, 22, 33, tzinfo=UTC)
     assert "cyclic load" in result.text
-    assert "Third page" in result.text
-    assert "Fourth page" not in result.text  # only the first pages are read
+    assert "Second page text" in result.text
+    assert "Third page" not in result.text  # the first pages and the last only
+    assert "Fourth page" in result.text
     assert result.metadata["doi"] == "10.1234/sed.2021.042"
     assert result.metadata["sections"] == ["abstract", "references"]
     assert result.metadata["landscape"] is False

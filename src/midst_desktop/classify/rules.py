@@ -11,7 +11,7 @@ from __future__ import annotations
 import mimetypes
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,8 @@ class Classification:
     mime_type: str
     rule: str
     reason: str = ""
+    # The extraction the verdict read, for the engine to store.
+    content: Extraction | None = None
 
 
 # Formats that say what the work is, whatever it is called.
@@ -126,6 +128,8 @@ TEXTUAL_EXTENSIONS = frozenset(
     + ["ndjson", "xml", "html", "htm", "svg", "rtf", "fountain", "rst"]
 )
 ZIPPED_EXTENSIONS = frozenset(["docx", "pptx", "xlsx", "odt", "odp", "ods", "epub"])
+# Formats whose text the document rules read, whatever the name says.
+TEXT_READ_AS_DOCUMENT = frozenset(["latex", "markdown", "text", "code"])
 # Program punctuation per visible character: code scores 0.1-0.3, prose 0.01.
 CODE_SCORE = 0.04
 
@@ -238,8 +242,8 @@ def verse_shaped(text: str) -> bool:
     if len(lines) < 6:
         return False
     lengths = [len(line) for line in lines]
-    letters = sum(char.isalpha() for char in sample)
-    digits = sum(char.isdigit() for char in sample)
+    letters = sum(map(str.isalpha, sample))
+    digits = sum(map(str.isdigit, sample))
     if letters == 0 or digits / letters > 0.03:
         return False
     mean = statistics.fmean(lengths)
@@ -300,10 +304,10 @@ def classify(
     words = _vote_by_words(name, folder)
     content = extraction if extraction is not None and not extraction.failed else None
 
-    verdict = _by_content(fmt, content, mime, words)
-    if verdict is not None:
+    verdict = _by_content(fmt, content, mime, words) or _by_name(fmt, mime, words)
+    if extraction is None:
         return verdict
-    return _by_name(fmt, mime, words)
+    return replace(verdict, content=extraction)
 
 
 def _by_content(
@@ -386,11 +390,7 @@ def _document_signals(
     text: str,
 ) -> Classification | None:
     meta = content.metadata
-    if fmt not in DOCUMENT_FORMATS and content.format not in {
-        "latex",
-        "markdown",
-        "text",
-    }:
+    if fmt not in DOCUMENT_FORMATS and content.format not in TEXT_READ_AS_DOCUMENT:
         return None
     sections = set(meta.get("sections", []))
     identifier = (

@@ -54,6 +54,7 @@ ZIP_MIMETYPE_RE = re.compile(rb"^PK\x03\x04.{26}mimetype", re.DOTALL)
 # Member names in the first local headers of an OOXML package.
 OOXML_PARTS = ((b"word/", "docx"), (b"ppt/", "pptx"), (b"xl/", "xlsx"))
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+FILETYPE_BYTES = 1024
 PARQUET_MAGIC = b"PAR1"
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 TEXT_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -203,7 +204,9 @@ def sniff(head: bytes) -> Sniffed:
             return Sniffed("webm", "video/webm")
         if b"matroska" in head[:64]:
             return Sniffed("mkv", "video/x-matroska")
-    kind = filetype.guess(head)
+    # filetype needs the first bytes only; its OOXML checks scan all it gets,
+    # and the zip containers are told apart below from the whole head.
+    kind = filetype.guess(head[:FILETYPE_BYTES])
     if kind is not None:
         mime = str(kind.mime)
         fmt = MIME_FORMATS.get(mime) or str(kind.extension)

@@ -178,6 +178,10 @@ CODE_EXTENSIONS = frozenset(
 EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif", "aif": "aiff", "oga": "ogg"}
 
 ABSTRACT_RE = re.compile(r"^\s*(?:\d+\.?\s*)?abstract\b", re.IGNORECASE | re.MULTILINE)
+# Numbered entries of a reference list: "[12] A. Author. Title. 1998."
+REFERENCE_ENTRY_RE = re.compile(
+    r"^\s*\[\d{1,3}\]\s+\S.*\b(?:19|20)\d\d\b", re.MULTILINE
+)
 REFERENCES_RE = re.compile(
     r"^\s*(?:\d+\.?\s*)?(?:references|bibliography|works cited)\s*$",
     re.IGNORECASE | re.MULTILINE,
@@ -205,6 +209,8 @@ def extraction_format(name: str, sniffed: Sniffed) -> str | None:
         # Bytes that say nothing: a broken file, or an empty one; the name decides,
         # and the extractor finds out which.
         return named if named is not None and _extractable(named) else None
+    if sniffed.is_text and named == "text" and fmt != "text" and _extractable(fmt):
+        return fmt  # a .txt holding a table, JSON or LaTeX is read as that
     if sniffed.is_text and named in TEXT_FORMATS | TABLE_FORMATS:
         return named  # .py sniffed as plain text is code; .csv stays CSV
     if fmt == "zip" and named in OFFICE_FORMATS | {"epub"}:
@@ -319,7 +325,11 @@ def _find_signals(result: Extraction) -> None:
     sections = []
     if ABSTRACT_RE.search(text) or "\\begin{abstract}" in text:
         sections.append("abstract")
-    if REFERENCES_RE.search(text) or "\\begin{thebibliography}" in text:
+    if (
+        REFERENCES_RE.search(text)
+        or len(REFERENCE_ENTRY_RE.findall(text)) >= 3
+        or "\\begin{thebibliography}" in text
+    ):
         sections.append("references")
     if sections:
         result.metadata["sections"] = sections

@@ -104,7 +104,8 @@ def failure(fmt: str, reason: str) -> Extraction:
 
 def clip(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     """Text cut to the limit, with runs of blank space squeezed."""
-    text = WHITESPACE_RUN_RE.sub("\n\n", text.replace("\x00", ""))
+    # Cut first: squeezing blank runs of a whole book would cost more than it.
+    text = WHITESPACE_RUN_RE.sub("\n\n", text[: limit * 2].replace("\x00", ""))
     return text[:limit].strip()
 
 

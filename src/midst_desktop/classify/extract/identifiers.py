@@ -21,6 +21,8 @@ ISBN_RE = re.compile(
 
 
 def find_doi(text: str) -> str | None:
+    if "10." not in text:
+        return None
     for match in DOI_RE.finditer(text):
         doi = match.group(1)
         while doi and doi[-1] in DOI_TRAILING:
@@ -34,6 +36,8 @@ def find_doi(text: str) -> str | None:
 
 
 def find_arxiv_id(text: str) -> str | None:
+    if "arxiv" not in text.lower():
+        return None
     match = ARXIV_RE.search(text)
     if match is None:
         return None
@@ -54,6 +58,8 @@ def isbn_is_valid(digits: str) -> bool:
 
 
 def find_isbn(text: str) -> str | None:
+    if "isbn" not in text.lower():
+        return None
     for match in ISBN_RE.finditer(text):
         digits = re.sub(r"[\s\-]", "", match.group(1)).upper()
         if isbn_is_valid(digits):

@@ -19,8 +19,11 @@ from midst_desktop.classify.extract.base import (
 # claims far more pixels than its bytes could honestly hold.
 MAX_IMAGE_PIXELS = 200_000_000
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-# Decoding checks the data is whole; larger pictures are only verified.
-DECODE_PIXEL_LIMIT = 4_000_000
+# Small pictures are decoded, which finds damage anywhere in them; larger
+# ones are checked for their end marker only.
+DECODE_PIXEL_LIMIT = 250_000
+TRAILERS = {"jpeg": b"\xff\xd9", "png": b"IEND", "gif": b"\x3b"}
+TAIL_BYTES = 4096
 
 EXIF_MAKE, EXIF_MODEL, EXIF_DATETIME = 0x010F, 0x0110, 0x0132
 EXIF_IFD, GPS_IFD, EXIF_DATETIME_ORIGINAL = 0x8769, 0x8825, 0x9003
@@ -41,23 +44,41 @@ IMAGE_ERRORS = (
 
 def extract_image(path: Path) -> Extraction:
     with warnings.catch_warnings():
+        # Damaged EXIF only warns; the result shows what could be read.
+        warnings.simplefilter("ignore", UserWarning)
         # Up to twice the limit Pillow only warns: make that a refusal too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(path) as image:
                 result = _read(image)
-                verify = _decode_checks(image)
-            if verify:
-                # Pillow verifies only a freshly opened image.
-                with Image.open(path) as image:
-                    image.verify()
-            return result
+                if image.width * image.height <= DECODE_PIXEL_LIMIT:
+                    image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ExtractError(
                 "the image claims too many pixels: a decompression bomb"
             ) from None
         except IMAGE_ERRORS as error:
             raise ExtractError(f"not a readable image ({_short(error)})") from None
+    if not _ends_whole(path, result.format):
+        raise ExtractError("the image is cut off before its end")
+    return result
+
+
+def _ends_whole(path: Path, fmt: str) -> bool:
+    """Whether a large image ends as its format ends: truncation, without decoding.
+
+    Decoding a 20-megapixel photo takes seconds; its last bytes tell as much.
+    """
+    ending = TRAILERS.get(fmt)
+    if ending is None:
+        return True
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - TAIL_BYTES))
+        tail = handle.read()
+    # Cameras and editors may pad after the end marker; look near the end.
+    return ending in tail
 
 
 def _read(image: Image.Image) -> Extraction:
@@ -65,6 +86,9 @@ def _read(image: Image.Image) -> Extraction:
     result = Extraction(format=fmt)
     width, height = image.size
     result.metadata["width"], result.metadata["height"] = width, height
+    if image.format == "PNG" and "exif" not in image.info:
+        # A PNG's EXIF may follow its pixels: Pillow would decode them to look.
+        return result
     exif = image.getexif()
     make = clean(exif.get(EXIF_MAKE), 60)
     model = clean(exif.get(EXIF_MODEL), 80)
@@ -82,22 +106,6 @@ def _read(image: Image.Image) -> Extraction:
     if GPS_IFD in exif:
         result.metadata["gps"] = bool(exif.get_ifd(GPS_IFD))
     return result
-
-
-def _decode_checks(image: Image.Image) -> bool:
-    """Decode (cheaply where possible) so a truncated file is found out.
-
-    True when the data is too large to decode and is to be verified instead.
-    """
-    width, height = image.size
-    if image.format == "JPEG":
-        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-        image.load()
-        return False
-    if image.format == "PNG" or width * height > DECODE_PIXEL_LIMIT:
-        return True
-    image.load()
-    return False
 
 
 def _short(error: BaseException) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from html.parser import HTMLParser
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename  # type: ignore[import-untyped]
 from pygments.util import ClassNotFound  # type: ignore[import-untyped]
@@ -32,9 +33,13 @@ CODE_PROBE_CHARS = 4096
 INTERPRETER_LEXERS = {"node": "javascript", "python3": "python", "sh": "bash"}
 
 
-def read_text(path: Path) -> str:
+# Prose and code are read this far; tables (tabular.py) further, to count rows.
+TEXT_READ_BYTES = 512 * 1024
+
+
+def read_text(path: Path, limit: int = MAX_TEXT_BYTES) -> str:
     with path.open("rb") as handle:
-        data = handle.read(MAX_TEXT_BYTES)
+        data = handle.read(limit)
     if data and not is_text(data[:8192]):
         raise ExtractError("the file is binary, not text")
     return decode_text(data)
@@ -42,11 +47,15 @@ def read_text(path: Path) -> str:
 
 def extract_text(path: Path, fmt: str, name: str) -> Extraction:
     """Text formats; fmt is the sniffed or named family (text, markdown, latex...)."""
-    raw = read_text(path)
+    raw = read_text(path, TEXT_READ_BYTES)
     if fmt == "html":
         return Extraction(format="html", text=clip(html_text(raw.encode())))
     result = Extraction(format=fmt, text=clip(raw))
-    result.metadata["words"] = len(raw.split())
+    words = len(raw.split())
+    size = path.stat().st_size
+    if size > TEXT_READ_BYTES and raw:
+        words = int(words * size / len(raw.encode()))  # the rest, estimated
+    result.metadata["words"] = words
     if fmt == "markdown":
         match = MARKDOWN_TITLE_RE.search(raw[:MAX_TEXT_CHARS])
         if match:
@@ -76,18 +85,18 @@ def _latex(raw: str, result: Extraction) -> None:
 
 def code_score(text: str) -> float:
     """Share of program punctuation among the visible characters of a text."""
-    probe = [char for char in text[:CODE_PROBE_CHARS] if not char.isspace()]
+    probe = "".join(text[:CODE_PROBE_CHARS].split())
     if not probe:
         return 0.0
-    return round(sum(1 for char in probe if char in CODE_CHARS) / len(probe), 3)
+    return round(sum(map(probe.count, CODE_CHARS)) / len(probe), 3)
 
 
 def lexer_name(name: str, interpreter: str | None = None) -> str | None:
     """The Pygments language for a file name, or for a #! interpreter."""
-    try:
-        return str(get_lexer_for_filename(name).name)
-    except ClassNotFound:
-        pass
+    suffix = PurePosixPath(name).suffix.lower()
+    language = _lexer_for_filename(f"x{suffix}" if suffix else name)
+    if language is not None:
+        return language
     if interpreter:
         alias = INTERPRETER_LEXERS.get(interpreter, interpreter.rstrip("0123456789."))
         try:
@@ -110,6 +119,15 @@ def _code(raw: str, name: str, result: Extraction) -> None:
         result.metadata["language"] = language
     result.metadata["code_score"] = code_score(raw)
     result.metadata["rows"] = raw.count("\n") + 1
+
+
+@functools.lru_cache(maxsize=512)
+def _lexer_for_filename(name: str) -> str | None:
+    # Pygments matches every lexer's patterns in turn: about 10 ms a call.
+    try:
+        return str(get_lexer_for_filename(name).name)
+    except ClassNotFound:
+        return None
 
 
 class _TextOfHtml(HTMLParser):

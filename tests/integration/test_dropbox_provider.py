@@ -456,7 +456,7 @@ def test_invalid_grant_at_the_token_endpoint_is_auth_expired(emu, connect) -> No
 
     with pytest.raises(AuthExpiredError) as raised:
         provider.start_cursor()
-    assert "reconnect" in str(raised.value)
+    assert "sign in again" in str(raised.value)
 
 
 def test_a_long_retry_after_fails_the_run_without_waiting(emu, connect, sleeps) -> None:

@@ -253,6 +253,6 @@ def test_a_revoked_grant_needs_reauth_and_keeps_everything(emu, box) -> None:
 
     integration = dropbox.integration()
     assert integration.status == IntegrationStatus.NEEDS_REAUTH
-    assert "reconnect" in (integration.last_error or "")
+    assert "refused the authorization" in (integration.last_error or "")
     assert integration.cursor == cursor
     assert len(dropbox.artifacts()) == 1

@@ -59,7 +59,10 @@ REQUEST_TIMEOUT_SECONDS = 60.0
 # Dropbox asks for minutes at most; a longer wait fails the run, and the
 # next scheduled run tries again.
 MAX_RETRY_AFTER_SECONDS = 300.0
-REAUTH_HINT = "Dropbox no longer accepts this app's authorization; reconnect it"
+REAUTH_HINT = (
+    "Dropbox refused the authorization (revoked, expired or never granted); "
+    "sign in again with integrations reconnect"
+)
 DEFAULT_API_URL = "https://api.dropboxapi.com"
 DEFAULT_CONTENT_URL = "https://content.dropboxapi.com"
 

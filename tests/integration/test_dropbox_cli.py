@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -422,3 +424,58 @@ def test_a_whole_session_leaves_no_token_in_files_logs_or_output(
     assert found == []
     assert (data_dir / "logs").is_dir()
     assert files["thesis"] in listed
+
+
+def test_a_full_sync_killed_half_way_resumes_cleanly(
+    cli: Cli, emu: DropboxEmulator, tmp_path: Path
+) -> None:
+    expected = {
+        emu.add_file(f"/Work/Part {n % 4}/file {n}.dat", b"data %d" % n)
+        for n in range(80)
+    }
+    token_file = tmp_path / "token.json"
+    token_file.write_text(
+        json.dumps(
+            {"refresh_token": emu.issue_refresh_token(), "client_id": emu.app_key}
+        )
+    )
+    cli.json("integrations", "add", "dropbox", "--refresh-token-file", str(token_file))
+    emu.set_latency(0.02)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIDST_")}
+    env.update(emu.environment())
+    env.update(
+        {
+            "MIDST_DATA_DIR": str(cli.data_dir),
+            "MIDST_DATABASE_URL": cli.database_url,
+            "MIDST_BATCH_SIZE": "10",
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "midst_desktop.cli", "sync", "1", "--type", "full"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    database = open_database(cli.database_url)
+    try:
+        for _ in range(1200):
+            with database.read() as session:
+                stored = len(session.scalars(select(SourceFile.id)).all())
+            if stored >= 20 or process.poll() is not None:
+                break
+            time.sleep(0.05)
+    finally:
+        database.dispose()
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert 20 <= stored < len(expected), "the kill must land mid-run"
+    emu.set_latency(0)
+
+    run = cli.json("sync", "1")
+
+    assert run["status"] == "succeeded" and run["kind"] == "full"
+    artifacts = cli.artifacts()
+    assert set(artifacts) == expected
+    assert all(a.source_available for a in artifacts.values())
+    cli("integrations", "remove", "1")

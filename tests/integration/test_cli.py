@@ -627,8 +627,13 @@ BAD_USAGE: list[tuple[list[str], int, str]] = [
     (["integrations", "add", "local", "{root}", "--max-file-size-mb", "0"], 2, "1"),
     (["integrations", "add", "local", "{root}", "--max-file-size-mb", "x"], 2, "x"),
     (["integrations", "add", "google-drive", "--refresh-token-file", "{missing}"],
-     2, ""),
-    (["integrations", "add", "dropbox", "--refresh-token-file", "{root}"], 2, ""),
+     2, "cannot read"),
+    (["integrations", "add", "dropbox", "--refresh-token-file", "{root}"],
+     2, "Is a directory"),
+    (["integrations", "add", "google-drive", "--refresh-token-file", "{binary}"],
+     2, "not UTF-8"),
+    (["integrations", "add", "google-drive", "--refresh-token-file", "{file}"],
+     2, "plain.txt"),
     (["integrations", "reconnect", "abc"], 2, "not an integration id"),
     (["integrations", "reconnect", "99"], 2, "no integration 99"),
     (["integrations", "remove"], 2, "id"),
@@ -722,9 +727,12 @@ def bad_usage_setting(library: Library, tmp_path: Path) -> Callable[[str], str]:
         connection.close()
     plain = tmp_path / "plain.txt"
     plain.write_text("not a database")
+    binary = tmp_path / "binary.bin"
+    binary.write_bytes(b"\xff\xfe\x00 not text")
     places = {
         "{missing}": str(tmp_path / "missing"),
         "{file}": str(plain),
+        "{binary}": str(binary),
         "{root}": str(library.root),
         "{artifact}": ids[0],
         "{ambiguous}": ids[0][:8],

@@ -1,56 +1,58 @@
-"""The headless agent: syncs on start, applies watched changes, syncs on an interval."""
+"""The headless agent: the schedule, watched folders, and the optional endpoint."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-import time
-from datetime import UTC, datetime
+from datetime import timedelta
 from types import FrameType
 
+from midst_desktop import events
 from midst_desktop.config import Settings
-from midst_desktop.store import queries
 from midst_desktop.store.db import Database, StoreError
-from midst_desktop.store.models import IntegrationStatus, Provider, RunKind, RunTrigger
-from midst_desktop.sync.engine import SyncEngine, SyncRefusedError
+from midst_desktop.store.models import Integration, Provider, RunStatus
+from midst_desktop.sync.engine import SyncCancelledError, SyncEngine, SyncRefusedError
 from midst_desktop.sync.locks import SyncBusyError
 from midst_desktop.sync.providers.base import ProviderError
 from midst_desktop.sync.registry import providers_for
+from midst_desktop.sync.scheduler import STARTUP_DELAY, SyncScheduler
 from midst_desktop.sync.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.25
-PAUSE_KEY = "schedule_paused_until"
-
-
-def schedule_paused(database: Database) -> bool:
-    until = queries.get_state(database, PAUSE_KEY)
-    if until is None:
-        return False
-    if until == "indefinitely":
-        return True
-    return bool(datetime.fromisoformat(str(until)) > datetime.now(UTC))
+NOT_RUN = "skipped"
 
 
 class Agent:
-    """Owns the engine and the folder watcher; one thread does every sync."""
+    """Owns the engine, the schedule, the folder watcher and the endpoint.
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    run() blocks until stopping is set (by a signal, the tray, or a test);
+    then the sync in hand stops after its batch, recorded as cancelled.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        serve: bool = False,
+        startup_delay: timedelta = STARTUP_DELAY,
+    ) -> None:
         self.database = database
         self.settings = settings
+        self.serve = serve or settings.endpoint_enabled
         self.engine = SyncEngine(database, settings, providers_for(settings))
-        self.watcher = FolderWatcher()
+        self.scheduler = SyncScheduler(
+            database,
+            settings,
+            self.sync,
+            startup_delay=startup_delay,
+            on_refresh=self._watch_new_folders,
+        )
+        self.watcher = FolderWatcher(on_changes=self.scheduler.sync_paths)
+        self._watched: set[int] = set()
         self.stopping = threading.Event()
-
-    def active_integrations(self) -> list[tuple[int, str, str | None]]:
-        with self.database.read() as session:
-            return [
-                (i.id, i.provider, i.root_path)
-                for i in queries.list_integrations(session)
-                if i.status == IntegrationStatus.ACTIVE
-            ]
+        self.endpoint_port: int | None = None
 
     def sync(
         self,
@@ -58,53 +60,101 @@ class Agent:
         kind: str,
         trigger: str,
         paths: set[str] | None = None,
-    ) -> None:
+    ) -> str:
+        """Run one sync; returns the run's status, or 'skipped'. Never raises."""
         try:
-            self.engine.sync(integration_id, kind, trigger, paths=paths)
+            run = self.engine.sync(integration_id, kind, trigger, paths=paths)
         except (SyncBusyError, SyncRefusedError) as error:
             log.info("Sync of integration_id=%s not run: %s", integration_id, error)
+            return NOT_RUN
+        except SyncCancelledError:
+            return RunStatus.CANCELLED
         except (ProviderError, StoreError, OSError) as error:
             log.error("Sync of integration_id=%s failed: %s", integration_id, error)
+            return RunStatus.FAILED
+        return str(run.status)
 
-    def run(self) -> None:
-        integrations = self.active_integrations()
-        for integration_id, provider, root in integrations:
-            if provider == Provider.LOCAL and root:
-                self.watcher.watch(integration_id, root)
-        self.watcher.start()
-        log.info("Agent started with %d integrations", len(integrations))
-        for integration_id, _, _ in integrations:
-            self.sync(integration_id, RunKind.INCREMENTAL, RunTrigger.STARTUP)
-        interval = self.settings.incremental_interval_minutes * 60
-        next_round = time.monotonic() + interval
-        while not self.stopping.wait(TICK_SECONDS):
-            for integration_id, paths in self.watcher.take().items():
-                self.sync(
-                    integration_id, RunKind.INCREMENTAL, RunTrigger.SCHEDULE, paths
-                )
-            if time.monotonic() >= next_round:
-                next_round = time.monotonic() + interval
-                if self.settings.scheduler_enabled and not schedule_paused(
-                    self.database
-                ):
-                    for integration_id, _, _ in self.active_integrations():
-                        self.sync(
-                            integration_id, RunKind.INCREMENTAL, RunTrigger.SCHEDULE
-                        )
+    def _watch_new_folders(self, active: list[Integration]) -> None:
+        for integration in active:
+            if (
+                integration.provider == Provider.LOCAL
+                and integration.root_path
+                and integration.id not in self._watched
+            ):
+                try:
+                    self.watcher.watch(integration.id, integration.root_path)
+                except OSError as error:
+                    log.warning(
+                        "Cannot watch the folder of integration_id=%s: %s",
+                        integration.id,
+                        error.strerror or error,
+                    )
+                    continue
+                self._watched.add(integration.id)
+
+    def run(self) -> int:
+        """Run until stopping is set. Returns the exit code."""
+        from midst_desktop.service.endpoint import Endpoint, EndpointError
+        from midst_desktop.service.health import health_report
+        from midst_desktop.service.metrics import Metrics
+
+        endpoint: Endpoint | None = None
+        metrics: Metrics | None = None
+        if self.serve:
+            metrics = Metrics(
+                self.database,
+                lambda: (
+                    self.scheduler.queue_length,
+                    self.scheduler.workers_busy,
+                    self.settings.worker_count,
+                ),
+            )
+            events.subscribe(metrics)
+            endpoint = Endpoint(
+                self.settings.endpoint_port,
+                self.settings.endpoint_token,
+                lambda: health_report(self.database, self.settings, self.scheduler),
+                metrics.render,
+            )
+            try:
+                endpoint.start()
+            except EndpointError as error:
+                log.error("%s", error)
+                events.unsubscribe(metrics)
+                return 1
+            self.endpoint_port = endpoint.port
+
+        # With the scheduler off nothing syncs by itself, watched changes
+        # included; syncs run only when asked for.
+        if self.settings.scheduler_enabled:
+            self.watcher.start()
+        self.scheduler.start()
+        log.info("Agent started")
+        self.stopping.wait()
+
+        log.info("Agent stopping")
+        self.engine.stop()
         self.watcher.stop()
+        self.scheduler.stop(wait=True)
+        if endpoint is not None:
+            endpoint.stop()
+        if metrics is not None:
+            events.unsubscribe(metrics)
         log.info("Agent stopped")
+        return 0
 
 
 def run_agent(database: Database, settings: Settings, serve: bool = False) -> int:
     """Run until SIGINT or SIGTERM. Blocks."""
-    agent = Agent(database, settings)
+    stop_asked = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        agent.stopping.set()
+        stop_asked.set()
 
+    # Handlers first: a Ctrl+C while the agent is still starting is a clean
+    # stop too, not an interrupted start-up.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    if serve:
-        log.warning("The local endpoint is not in this version yet; running without it")
-    agent.run()
-    return 0
+    agent = Agent(database, settings, serve=serve)
+    agent.stopping = stop_asked
+    return agent.run()

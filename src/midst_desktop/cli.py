@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import text
-
 from midst_desktop import __version__
 from midst_desktop.config import ConfigError, Settings, ensure_dirs, load_settings
 from midst_desktop.logs import setup_logging
@@ -35,6 +33,7 @@ from midst_desktop.store.models import (
     RunKind,
     RunTrigger,
 )
+from midst_desktop.store.pause import PAUSED_FOREVER, set_pause
 from midst_desktop.sync.folders import FolderConfig, FolderConfigError, validate_pattern
 from midst_desktop.sync.locks import SyncBusyError
 from midst_desktop.sync.providers.base import ProviderError
@@ -42,8 +41,6 @@ from midst_desktop.sync.providers.base import ProviderError
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-PAUSE_KEY = "schedule_paused_until"
-PAUSED_FOREVER = "indefinitely"
 
 
 class UsageError(Exception):
@@ -343,7 +340,7 @@ class Commands:
 
     def pause(self) -> int:
         until = parse_pause(self.args.duration, datetime.now(UTC))
-        queries.set_state(self.database, PAUSE_KEY, until)
+        set_pause(self.database, until)
         log.info("Schedule paused until %s", until)
         print(
             "Scheduled syncs paused "
@@ -352,7 +349,7 @@ class Commands:
         return EXIT_OK
 
     def resume(self) -> int:
-        queries.set_state(self.database, PAUSE_KEY, None)
+        set_pause(self.database, None)
         log.info("Schedule resumed")
         print("Scheduled syncs resumed")
         return EXIT_OK
@@ -623,6 +620,8 @@ class Commands:
     # health
 
     def health(self) -> int:
+        from midst_desktop.service.health import health_report
+
         report = health_report(self.database, self.settings)
         if self.args.json:
             _print_json(report)
@@ -642,9 +641,15 @@ class Commands:
     # the agent
 
     def agent(self) -> int:
-        from midst_desktop.agent import run_agent
+        try:
+            from midst_desktop.agent import run_agent
 
-        return run_agent(self.database, self.settings, serve=self.args.serve)
+            return run_agent(self.database, self.settings, serve=self.args.serve)
+        except KeyboardInterrupt:
+            # Ctrl+C before the agent's own handlers were in place: it is
+            # how a person stops the agent, so a clean stop.
+            log.info("Agent stopped before it started")
+            return EXIT_OK
 
     def default(self) -> int:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -672,57 +677,6 @@ def _refuse_overlap(session: Any, root: Path) -> None:
                 f"{root} overlaps integration {other.id} ({theirs}); "
                 "its files would be synced twice"
             )
-
-
-def health_report(database: Database, settings: Settings) -> dict[str, Any]:
-    """The operations guide's health fields, for the CLI and the endpoint."""
-    checks: dict[str, str] = {}
-    integrations: list[dict[str, Any]] = []
-    artifacts: dict[str, int] = {}
-    last_run: dict[str, Any] | None = None
-    try:
-        with database.read() as session:
-            session.execute(text("SELECT 1"))
-            integrations = [
-                queries.integration_json(i) for i in queries.list_integrations(session)
-            ]
-            artifacts = queries.count_by_status(session)
-            runs = queries.latest_runs(session, 1)
-            last_run = queries.run_json(runs[0]) if runs else None
-        checks["database"] = "ok"
-    except StoreError as error:
-        checks["database"] = str(error)
-    paused = None
-    if checks["database"] == "ok":
-        paused = queries.get_state(database, PAUSE_KEY)
-    attention = [
-        i
-        for i in integrations
-        if i["status"] in (IntegrationStatus.NEEDS_REAUTH, "error")
-    ]
-    ok = checks["database"] == "ok"
-    status = "healthy" if ok and not attention else ("degraded" if ok else "unhealthy")
-    return {
-        "ok": ok,
-        "status": status,
-        "timestamp": datetime.now(UTC).isoformat(),
-        "version": __version__,
-        "checks": checks,
-        "workers": settings.worker_count,
-        "queueLength": 0,
-        "schedulerRunning": False,
-        "paused_until": paused,
-        "integrations": [
-            {
-                key: i[key]
-                for key in ("id", "provider", "status", "last_synced_at", "last_error")
-            }
-            for i in integrations
-        ],
-        "artifacts": artifacts,
-        "last_run": last_run,
-        "database": "sqlite" if settings.database_is_sqlite else "postgresql",
-    }
 
 
 # -- the parser -----------------------------------------------------------

@@ -67,6 +67,15 @@ class Settings:
     oauth_timeout_seconds: int = 300
     # The first wait before retrying a cloud request; it doubles, with jitter.
     cloud_retry_base_ms: int = 1000
+    # Text and metadata of new and changed files, read in a worker process
+    # with a time and memory limit; off, files are classified by name and bytes.
+    extract_content: bool = True
+    extract_timeout_seconds: int = 10
+    extract_memory_mb: int = 1024
+    # The local /health and /metrics endpoint: off unless asked for.
+    endpoint_enabled: bool = False
+    endpoint_port: int = 3002
+    endpoint_token: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -83,7 +92,13 @@ TUNABLES = {
     "full_interval_hours": (int, 1, 8_760),
     "oauth_timeout_seconds": (int, 5, 3_600),
     "cloud_retry_base_ms": (int, 1, 60_000),
+    "extract_timeout_seconds": (int, 1, 600),
+    "extract_memory_mb": (int, 128, 65_536),
+    "endpoint_port": (int, 0, 65_535),  # 0: any free port (tests)
 }
+
+# On/off settings.
+BOOLS = ("scheduler_enabled", "endpoint_enabled", "extract_content")
 
 # Free-text settings, read from the TOML file and from MIDST_<NAME>.
 TEXTS = (
@@ -98,6 +113,7 @@ TEXTS = (
     "dropbox_content_url",
     "dropbox_auth_url",
     "dropbox_redirect_uri",
+    "endpoint_token",
 )
 
 
@@ -123,7 +139,7 @@ def _parse_int(name: str, raw: object, low: int, high: int) -> int:
 
 
 def _coerce(name: str, key: str, raw: object) -> object:
-    if key == "scheduler_enabled":
+    if key in BOOLS:
         return _parse_bool(name, raw)
     if key == "log_level":
         level = str(raw).upper()
@@ -181,7 +197,7 @@ def load_settings(
     file_values = _read_toml(paths["config_dir"] / CONFIG_FILE_NAME)
     known = {f.name for f in fields(Settings)}
     for key, raw in file_values.items():
-        if key in TUNABLES or key in {"scheduler_enabled", "log_level"}:
+        if key in TUNABLES or key in BOOLS or key == "log_level":
             values[key] = _coerce(f"{key} in {CONFIG_FILE_NAME}", key, raw)
         elif key in TEXTS or (key == "database_url" and isinstance(raw, str)):
             values[key] = str(raw)
@@ -194,7 +210,7 @@ def load_settings(
     for alias, key in ORCH_ALIASES.items():
         if alias in env:
             values[key] = _coerce(alias, key, env[alias])
-    for key in [*TUNABLES, "scheduler_enabled", "log_level"]:
+    for key in [*TUNABLES, *BOOLS, "log_level"]:
         name = f"MIDST_{key.upper()}"
         if name in env:
             values[key] = _coerce(name, key, env[name])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def running_agent(
     for number in range(20):
         write(root / f"folder{number % 4}" / f"essay {number}.md", f"text {number}")
     integration_id = add_local(database, root)
-    agent = Agent(database, settings)
+    agent = Agent(database, settings, startup_delay=timedelta(0))
     thread = threading.Thread(target=agent.run, daemon=True)
     thread.start()
     yield agent, root, integration_id
@@ -74,6 +75,8 @@ def test_the_agent_syncs_at_start_then_applies_watched_changes(
         )
 
     wait_for(applied)
+    # The batch that applied the changes commits before its run is closed.
+    wait_for(lambda: any(r.trigger == "schedule" for r in finished_runs(database)))
     artifacts = artifacts_by_source(database)
     assert len(artifacts) == 21
     assert "folder0/essay 0.md" not in artifacts

@@ -15,18 +15,22 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from midst_desktop.config import Settings
 from midst_desktop.store import queries
 from midst_desktop.store.db import Database
+from midst_desktop.store.models import Artifact
+from midst_desktop.sync.engine import SyncEngine
+from midst_desktop.sync.registry import provider_for
 from tests.support.crash import FolderModel
 from tests.support.processes import cli_env, kill_hard, run_cli, start_cli
 from tests.support.store import (
@@ -436,3 +440,56 @@ def test_the_stage_someone_reviewed_wins_over_an_untouched_one(
     assert after["c.md"].id == middle.id
     assert after["c.md"].status == "rejected"
     assert after["c.md"].review_reason == "draft"
+
+
+class ReviewingDatabase(Database):
+    """The store, with the person approving one file's artifact mid-run.
+
+    The approval lands just before the run's next write after the artifact
+    exists: for a renamed file, between reading the move candidates and
+    writing the move. Only the moment is arranged.
+    """
+
+    def __init__(self, url: str, source_id: str) -> None:
+        super().__init__(url)
+        self.source_id = source_id
+        self.approved: str | None = None
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        if self.approved is None:
+            with self.read() as session:
+                found = session.scalar(
+                    select(Artifact.id).where(Artifact.source_id == self.source_id)
+                )
+            if found is not None:
+                with self.write() as session:
+                    queries.move_status(session, [found], "approved")
+                self.approved = found
+        with super().write_connection() as conn:
+            yield conn
+
+
+def test_an_approval_made_while_the_rename_pass_runs_is_never_dropped(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "Documents"
+    write(root / "a.md", "one poem")
+    integration_id = add_local(database, root)
+    engine(database, settings).sync(integration_id)
+    first = artifacts_by_source(database)["a.md"]
+    (root / "a.md").rename(root / "b.md")
+
+    reviewing = ReviewingDatabase(database.url, "b.md")
+    try:
+        SyncEngine(reviewing, settings, provider_for).sync(integration_id)
+    finally:
+        reviewing.dispose()
+
+    after = artifacts_by_source(database)
+    assert reviewing.approved is not None
+    assert after["b.md"].id == reviewing.approved
+    assert after["b.md"].status == "approved"
+    # The old artifact is not merged into the reviewed one: both are kept.
+    assert after["a.md"].id == first.id
+    assert not after["a.md"].source_available

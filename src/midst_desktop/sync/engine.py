@@ -816,6 +816,9 @@ class SyncEngine:
         started: Any,
         counts: RunCounts,
     ) -> None:
+        pairs, stages = self._still_untouched(conn, pairs, stages)
+        if not pairs:
+            return
         sql = self._sql
         dropped: list[tuple[str]] = []
         for pair in pairs:
@@ -870,6 +873,39 @@ class SyncEngine:
             log.info(
                 "Kept artifact_id=%s for moved file %s", pair.artifact_id, pair.new_path
             )
+
+    def _still_untouched(
+        self,
+        conn: Connection,
+        pairs: list[MoveCandidate],
+        stages: list[MoveCandidate],
+    ) -> tuple[list[MoveCandidate], list[MoveCandidate]]:
+        """Leave out the moves that would drop an artifact someone just reviewed.
+
+        The person may approve or edit the new file's artifact between the
+        reading of the candidates and this transaction; a decision is never
+        dropped. The rows stay locked (PostgreSQL; SQLite holds the whole
+        store) until the moves commit.
+        """
+        ids = [p.new_artifact_id for p in pairs if p.new_artifact_id is not None]
+        ids += [stage.artifact_id for stage in stages]
+        touched: set[str] = set()
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = ids[start : start + LOOKUP_CHUNK]
+            statement = self._sql.untouched_artifacts(len(chunk))
+            for artifact_id, untouched in conn.exec_driver_sql(statement, tuple(chunk)):
+                if not untouched:
+                    touched.add(artifact_id)
+        if not touched:
+            return pairs, stages
+        pairs = [p for p in pairs if p.new_artifact_id not in touched]
+        winners = {pair.new_file_id for pair in pairs}
+        stages = [
+            stage
+            for stage in stages
+            if stage.artifact_id not in touched and stage.new_file_id in winners
+        ]
+        return pairs, stages
 
     # -- runs -------------------------------------------------------------
 
@@ -1226,6 +1262,15 @@ class _Statements:
     mark_seen: str
     save_cursor: str
     unseen_page: str
+
+    def untouched_artifacts(self, count: int) -> str:
+        marks = ", ".join("?" * count)
+        lock = "" if self.sqlite else " FOR UPDATE"
+        return self._placeholders(
+            "SELECT id, (status = 'pending' AND reviewed_at IS NULL "
+            "AND classified_by <> 'user' AND title_edited = FALSE) "
+            f"FROM artifacts WHERE id IN ({marks}){lock}"
+        )
 
     def stored_by_ids(self, count: int) -> str:
         marks = ", ".join("?" * count)

@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,6 +19,12 @@ log = logging.getLogger(__name__)
 
 # Advisory lock keys live in one namespace per database; ours start here.
 ADVISORY_NAMESPACE = 0x6D1D
+
+# Locks this process holds, by (database URL, integration id): a lock row with
+# our own pid is another thread's when listed here, and a leftover of an
+# earlier process that had our pid otherwise.
+_held: set[tuple[str, int]] = set()
+_held_guard = threading.Lock()
 
 
 class SyncBusyError(RuntimeError):
@@ -50,6 +57,23 @@ def sync_lock(database: Database, integration_id: int) -> Iterator[None]:
 @contextmanager
 def _sqlite_lock(database: Database, integration_id: int) -> Iterator[None]:
     host, pid = socket.gethostname(), os.getpid()
+    key = (str(database.engine.url), integration_id)
+    with _held_guard:
+        if key in _held:
+            raise SyncBusyError(f"integration {integration_id} is already syncing")
+        _held.add(key)
+    try:
+        with _sqlite_lock_row(database, integration_id, host, pid):
+            yield
+    finally:
+        with _held_guard:
+            _held.discard(key)
+
+
+@contextmanager
+def _sqlite_lock_row(
+    database: Database, integration_id: int, host: str, pid: int
+) -> Iterator[None]:
     with database.write() as session:
         holder = session.get(SyncLock, integration_id)
         if holder is not None:

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -58,13 +59,25 @@ class _Collector(FileSystemEventHandler):
 
 
 class FolderWatcher:
-    """Collects changed relative paths per integration until they are taken."""
+    """Collects changed relative paths per integration and hands them over.
 
-    def __init__(self) -> None:
+    With on_changes, a timer hands them over once no event has come for the
+    debounce time, so a burst of events becomes one small sync and nothing
+    polls. Without it, take() returns them.
+    """
+
+    def __init__(
+        self,
+        on_changes: Callable[[int, set[str]], None] | None = None,
+        debounce: float = DEBOUNCE_SECONDS,
+    ) -> None:
         self._observer = Observer()
         self._lock = threading.Lock()
         self._changed: dict[int, set[str]] = {}
         self._last_event = 0.0
+        self._on_changes = on_changes
+        self._debounce = debounce
+        self._timer: threading.Timer | None = None
 
     def watch(self, integration_id: int, root: str) -> None:
         """Start watching a folder recursively; slow on huge cold trees."""
@@ -77,6 +90,10 @@ class FolderWatcher:
         self._observer.start()
 
     def stop(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._on_changes = None
         self._observer.stop()
         self._observer.join(timeout=5)
 
@@ -84,6 +101,21 @@ class FolderWatcher:
         with self._lock:
             self._changed.setdefault(integration_id, set()).add(relative)
             self._last_event = time.monotonic()
+            if self._on_changes is not None:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = threading.Timer(self._debounce, self._settled)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _settled(self) -> None:
+        with self._lock:
+            changed, self._changed = self._changed, {}
+            callback = self._on_changes
+        if callback is None:
+            return
+        for integration_id, paths in changed.items():
+            callback(integration_id, paths)
 
     def take(self, settle: float = DEBOUNCE_SECONDS) -> dict[int, set[str]]:
         """Changed paths, once no event has come for `settle` seconds."""

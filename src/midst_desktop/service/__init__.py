@@ -1,0 +1,1 @@
+"""The optional local endpoint: /health, /metrics and /openapi.json on loopback."""

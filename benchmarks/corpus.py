@@ -110,6 +110,8 @@ R_NOTES = [
     "zoo/doc/zoo-quickref.pdf",
     "zoo/doc/zoo-read.pdf",
 ]
+# Folders of pictures inside documentation: figures, not manuals.
+FIGURES = r"/([Ii]mages?|[Ff]igures?|[Pp]hotos?|[Aa]nims?|img)/"
 SLIDE_NAMES = r"(beamer|slides|powerdot|semsamp|prosper|talk|folien)"
 NOT_SLIDES = (
     r"(user|guide|manual|doc|poster|article|handout|letter|factsheet|thesis|"
@@ -156,11 +158,18 @@ def _sources() -> dict[str, tuple[str, list[Pick]]]:
             # Writing: fortune collections (poems, quotations, stories) and verse.
             "fortunes": (
                 "1:1.99.1-7.3",
-                [Pick(f"{FORTUNES}/*", "creative_writing", exclude=FORTUNE_NOTES)],
+                [
+                    # Pictures drawn in characters are art, not writing.
+                    Pick(f"{FORTUNES}/ascii-art", "visual_art"),
+                    Pick(f"{FORTUNES}/*", "creative_writing", exclude=FORTUNE_NOTES),
+                ],
             ),
             "fortunes-de": (
                 "0.35-1",
-                [Pick(f"{FORTUNES}/de/*", "creative_writing", exclude=FORTUNE_NOTES)],
+                [
+                    Pick(f"{FORTUNES}/de/asciiart", "visual_art"),
+                    Pick(f"{FORTUNES}/de/*", "creative_writing", exclude=FORTUNE_NOTES),
+                ],
             ),
             "fortunes-it": (
                 "1.99-4.1",
@@ -185,7 +194,12 @@ def _sources() -> dict[str, tuple[str, list[Pick]]]:
                         f"{TEXDOC}/latex/reledmac/examples/1-verses-doublenumbering.pdf",
                         "creative_writing",
                     ),
-                    Pick(f"{TEXDOC}/latex/*.pdf", "other", limit=15, exclude="example"),
+                    Pick(
+                        f"{TEXDOC}/latex/*.pdf",
+                        "other",
+                        limit=15,
+                        exclude="example|" + FIGURES,
+                    ),
                 ],
             ),
             # Pictures: wallpapers, artwork and classic test photographs.
@@ -258,7 +272,8 @@ def _sources() -> dict[str, tuple[str, list[Pick]]]:
                         f"{TEXDOC}/latex/*.pdf",
                         "other",
                         limit=30,
-                        exclude=r"(demo|example|sample|test|beamer|slide|verse)",
+                        exclude=r"(demo|example|sample|test|beamer|slide|verse)|"
+                        + FIGURES,
                     ),
                 ],
             ),
@@ -270,7 +285,7 @@ def _sources() -> dict[str, tuple[str, list[Pick]]]:
                         f"{TEXDOC}/latex/*.pdf",
                         "other",
                         limit=25,
-                        exclude=r"(semsamp|beamer|example|sample)",
+                        exclude=r"(semsamp|beamer|example|sample)|" + FIGURES,
                     ),
                 ],
             ),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -13,7 +15,11 @@ import pytest
 from midst_desktop.config import Settings, load_settings
 from midst_desktop.sync.oauth import OAuthError
 from midst_desktop.sync.providers.dropbox import DropboxProvider, RetryPolicy
-from midst_desktop.sync.providers.dropbox_auth import authorize_dropbox
+from midst_desktop.sync.providers.dropbox_auth import (
+    PASTE_PROMPT,
+    authorize_dropbox,
+    read_pasted_code,
+)
 from tests.emulators.dropbox import DropboxEmulator, consent, read_auth_code
 
 
@@ -172,3 +178,13 @@ def test_a_taken_loopback_port_falls_back_to_pasting(emu, tmp_path, caplog) -> N
     assert emu.refresh_token_valid(credentials.refresh_token)
     assert "paste the code instead" in caplog.text
     assert "redirect_uri" not in person.opened[0]
+
+
+def test_a_code_never_pasted_times_out(monkeypatch) -> None:
+    read_end, write_end = os.pipe()
+    monkeypatch.setattr(sys, "stdin", os.fdopen(read_end, "r"))
+    try:
+        with pytest.raises(OAuthError, match=r"within 0\.2 s"):
+            read_pasted_code(PASTE_PROMPT, 0.2)
+    finally:
+        os.close(write_end)

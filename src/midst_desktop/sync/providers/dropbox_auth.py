@@ -240,7 +240,11 @@ def read_pasted_code(prompt: str, timeout_seconds: float) -> str:
     reader.start()
     reader.join(timeout_seconds)
     if not line:
+        sys.stderr.write("\n")
         raise OAuthError(
             f"no code was pasted within {timeout_seconds:g} s; run the command again"
         )
+    if not line[0]:
+        # The input ended (Ctrl+D, or nothing piped in).
+        sys.stderr.write("\n")
     return line[0]

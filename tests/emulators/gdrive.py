@@ -264,6 +264,21 @@ class Query:
             return ("compare", field_name, operator, value == "true")
         return ("compare", field_name, operator, value)
 
+    def parent_ids(self) -> set[str] | None:
+        """The parents a match must be in, when the query says so at its top."""
+
+        def parents_of(node: Any) -> set[str] | None:
+            if node[0] == "in_parents":
+                return {node[1]}
+            if node[0] == "or":
+                left, right = parents_of(node[1]), parents_of(node[2])
+                return None if left is None or right is None else left | right
+            return None
+
+        if self.tree[0] == "and":
+            return parents_of(self.tree[1]) or parents_of(self.tree[2])
+        return parents_of(self.tree)
+
     def matches(self, item: DriveFile, node: Any = None) -> bool:
         node = self.tree if node is None else node
         kind = node[0]
@@ -307,6 +322,8 @@ class DriveAccount:
         self.root_id = "0AR" + secrets.token_hex(8)
         self.files: dict[str, DriveFile] = {}
         self.order: list[str] = []  # creation order: what files.list returns
+        self.position: dict[str, int] = {}
+        self._children: dict[str, set[str]] = {}
         self.journal: list[str] = []
         self.first_valid_change = 1
         self.clients = {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}
@@ -359,9 +376,15 @@ class DriveAccount:
         item = DriveFile(self._new_id(), name, "application/pdf", None, content)
         return self._add(item)
 
+    def children(self, parent: str) -> set[str]:
+        return self._children.get(parent, set())
+
     def _add(self, item: DriveFile) -> str:
         with self.lock:
             self.files[item.id] = item
+            self.position[item.id] = len(self.position)
+            if item.parent is not None:
+                self._children.setdefault(item.parent, set()).add(item.id)
             self.order.append(item.id)
             self.journal.append(item.id)
             return item.id
@@ -378,6 +401,10 @@ class DriveAccount:
 
     def move(self, file_id: str, parent: str) -> None:
         with self.lock:
+            old = self.files[file_id].parent
+            if old is not None:
+                self._children.get(old, set()).discard(file_id)
+            self._children.setdefault(parent, set()).add(file_id)
             self.files[file_id].parent = parent
             self._touch(self.files[file_id])
 
@@ -390,8 +417,11 @@ class DriveAccount:
     def delete(self, file_id: str) -> None:
         """Delete for good: the item and everything below it are removed."""
         with self.lock:
-            for child in [f.id for f in self.files.values() if f.parent == file_id]:
+            for child in list(self.children(file_id)):
                 self.delete(child)
+            parent = self.files[file_id].parent
+            if parent is not None:
+                self._children.get(parent, set()).discard(file_id)
             del self.files[file_id]
             self.order.remove(file_id)
             self.journal.append(file_id)
@@ -942,18 +972,30 @@ def _handler(emulator: DriveEmulator) -> type[BaseHTTPRequestHandler]:
                     return
                 offset = saved[2]
             with account.lock:
+                order = account.order
+                parents = q.parent_ids()
+                if parents is not None:
+                    # Children of the named folders only, in creation order.
+                    order = (
+                        [i for i in account.order if account.files[i].parent in parents]
+                        if len(parents) > 50
+                        else sorted(
+                            (i for p in parents for i in account.children(p)),
+                            key=account.position.__getitem__,
+                        )
+                    )
                 matching = []
                 taken = 0
                 position = offset
-                while position < len(account.order) and taken < size:
-                    item = account.files[account.order[position]]
+                while position < len(order) and taken < size:
+                    item = account.files[order[position]]
                     position += 1
                     if q.matches(_with_trash(account, item)):
                         matching.append(account.view(item))
                         taken += 1
                 more = any(
                     q.matches(_with_trash(account, account.files[i]))
-                    for i in account.order[position:]
+                    for i in order[position:]
                 )
                 document: dict[str, Any] = {
                     "kind": "drive#fileList",

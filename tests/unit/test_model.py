@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,17 @@ def test_a_model_from_another_format_or_scikit_learn_is_stale(
     assert model.load(tmp_path) is None
     assert not path.exists()
     assert json.dumps(header)  # the header alone was readable without unpickling
+
+
+def test_classifying_and_the_cli_do_not_import_scikit_learn_at_start() -> None:
+    code = (
+        "import sys, midst_desktop.cli, midst_desktop.classify.files, "
+        "midst_desktop.classify.model, midst_desktop.classify.reclassify; "
+        "print('sklearn' in sys.modules, 'numpy' in sys.modules)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.split() == ["False", "False"]

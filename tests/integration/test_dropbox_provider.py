@@ -314,6 +314,12 @@ def test_a_reset_cursor_is_reported_as_invalid(emu, connect) -> None:
         all_changes(provider, cursor)
 
 
+def test_a_cursor_dropbox_cannot_read_is_reported_as_invalid(emu, connect) -> None:
+    with pytest.raises(CursorInvalidError):
+        all_changes(connect(), "not a cursor")
+    assert emu.request_count("files/list_folder/continue") == 1
+
+
 def test_a_one_shot_reset_is_reported_as_invalid(emu, connect) -> None:
     provider = connect()
     cursor = provider.start_cursor()

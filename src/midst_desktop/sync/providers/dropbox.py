@@ -63,8 +63,6 @@ REAUTH_HINT = (
     "Dropbox refused the authorization (revoked, expired or never granted); "
     "sign in again with integrations reconnect"
 )
-DEFAULT_API_URL = "https://api.dropboxapi.com"
-DEFAULT_CONTENT_URL = "https://content.dropboxapi.com"
 
 
 @dataclass(frozen=True)
@@ -86,6 +84,10 @@ class RetryPolicy:
 
     def honour(self, retry_after: float) -> float:
         return retry_after + random.uniform(0, min(1.0, retry_after / 10 + 0.05))
+
+
+class BadRequestError(ProviderError):
+    """Dropbox refused a request as malformed (HTTP 400); retrying cannot help."""
 
 
 class _ListingReset(Exception):
@@ -265,8 +267,9 @@ class DropboxProvider(Provider):
     def _call(self, what: str, call: Callable[[], T]) -> T:
         """Run one SDK call, retrying what is worth retrying.
 
-        Raises AuthExpiredError, CursorInvalidError is left to the caller (it
-        sees the ApiError), SourceUnavailableError after the last try.
+        Raises AuthExpiredError when Dropbox refuses the authorization,
+        BadRequestError for a 400, SourceUnavailableError after the last try;
+        a route error (ApiError) goes to the caller as it is.
         """
         last_reason = ""
         for attempt in range(1, self.retry.attempts + 1):
@@ -313,6 +316,7 @@ class DropboxProvider(Provider):
     def _remember_token(self) -> None:
         if self._dropbox is None or self._credentials is None:
             return
+        # The SDK has no public reader for the token it refreshed.
         token = self._dropbox._oauth2_access_token
         expiry = self._dropbox._oauth2_access_token_expiration
         if token and expiry:
@@ -470,6 +474,12 @@ class DropboxProvider(Provider):
                 "reading changes",
                 lambda: self._client.files_list_folder_continue(cursor),
             )
+        except BadRequestError:
+            # A cursor Dropbox cannot read (damaged, or from another app key)
+            # is answered with a 400: start over with a full sync.
+            raise CursorInvalidError(
+                "Dropbox does not accept the stored change cursor; a full sync follows"
+            ) from None
         except dbx_errors.ApiError as error:
             if getattr(error.error, "is_reset", lambda: False)():
                 raise CursorInvalidError(
@@ -587,7 +597,7 @@ def _classify(error: Exception) -> _RetryLater:
         raise AuthExpiredError(REAUTH_HINT) from None
     if isinstance(error, dbx_errors.BadInputError):
         # A 400 is a request Dropbox will never accept; no retry helps.
-        raise ProviderError(
+        raise BadRequestError(
             f"Dropbox refused a request: {_first_line(error.message)}"
         ) from None
     if isinstance(error, dbx_errors.HttpError):

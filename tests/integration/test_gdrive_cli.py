@@ -434,3 +434,40 @@ def test_a_whole_session_leaves_no_token_in_files_logs_or_output(
     for secret in secrets:
         for haystack in haystacks:
             assert secret.encode() not in haystack
+
+
+def test_without_a_keyring_connecting_fails_clearly_and_stores_nothing(
+    drive: DriveEmulator, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token.json"
+    refresh = drive.account.issue_refresh_token()
+    token_file.write_text(
+        json.dumps(
+            {
+                "refresh_token": refresh,
+                "client_id": emu.DEFAULT_CLIENT_ID,
+                "client_secret": emu.DEFAULT_CLIENT_SECRET,
+            }
+        )
+    )
+    data_dir = tmp_path / "data"
+    env = subprocess_env(drive, data_dir, HOME=str(tmp_path))
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+
+    added = run_cli(
+        env,
+        "integrations",
+        "add",
+        "google-drive",
+        "--refresh-token-file",
+        str(token_file),
+    )
+    listed = run_cli(env, "integrations", "list", "--json")
+
+    assert added.returncode == 1
+    assert "unlock your keyring" in added.stderr
+    assert added.stderr.count("\n") == 1
+    assert json.loads(listed.stdout) == []
+    written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert refresh.encode() in token_file.read_bytes()
+    assert written.count(refresh.encode()) == 1  # the token file itself, only

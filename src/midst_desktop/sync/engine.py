@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -70,6 +71,10 @@ RUN_WORDS = {
 
 class SyncRefusedError(RuntimeError):
     """The integration cannot be synced now; the message says what to do."""
+
+
+class SyncCancelledError(RuntimeError):
+    """The run stopped between two batches because stop() was called."""
 
 
 @dataclass
@@ -169,6 +174,12 @@ class SyncEngine:
         self.settings = settings
         self.provider_for = provider_for
         self._sql = _Statements(database.is_sqlite)
+        # Set by stop(); runs end after the batch in hand, recorded as cancelled.
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask every run of this engine to stop after its current batch."""
+        self.stopping.set()
 
     # -- the public entry point -------------------------------------------
 
@@ -309,6 +320,18 @@ class SyncEngine:
                 "%s failed for integration_id=%s: %s", word, integration.id, message
             )
             raise
+        except SyncCancelledError as error:
+            self._finish_run(
+                integration.id, run_id, RunStatus.CANCELLED, counts, str(error)
+            )
+            log.info(
+                "%s cancelled for integration_id=%s after %d files; "
+                "the next run resumes it",
+                word,
+                integration.id,
+                counts.listed,
+            )
+            raise
         except BaseException as error:
             message = f"{type(error).__name__}: {error}"
             self._finish_run(integration.id, run_id, RunStatus.FAILED, counts, message)
@@ -375,6 +398,8 @@ class SyncEngine:
             if batch.size >= self.settings.batch_size:
                 self._flush(batch, run_id, counts)
                 batch = Batch()
+                if self.stopping.is_set():
+                    raise SyncCancelledError("the agent is stopping")
         while stored is not None:
             self._vanish(batch, stored, counts)
             stored = next(stored_rows, None)
@@ -447,6 +472,8 @@ class SyncEngine:
             if len(page) >= self.settings.batch_size:
                 self._apply_page(context, page, run_id, counts, None)
                 page = {}
+                if self.stopping.is_set():
+                    raise SyncCancelledError("the agent is stopping")
         self._apply_page(context, page, run_id, counts, None)
         self._vanish_unseen(integration.id, scope, run_id, counts)
 
@@ -480,6 +507,8 @@ class SyncEngine:
             counts.listed += sum(1 for c in changes.values() if c is not None)
             self._apply_page(context, changes, run_id, counts, change_page.cursor)
             cursor = change_page.cursor
+            if self.stopping.is_set():
+                raise SyncCancelledError("the agent is stopping")
         return cursor
 
     def _apply_page(

@@ -83,12 +83,46 @@ def measure_floor(root: str, database: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "files": files}
 
 
+# Where a sync's time goes: engine functions timed when they exist (the engine
+# changes; a phase it no longer has is left out, never guessed).
+PHASES = {
+    "reading and hashing": ("module", "sha256_and_head"),
+    "rules classification": ("module", "classify"),
+    "writing batches": ("SyncEngine", "_flush"),
+    "matching moves": ("SyncEngine", "_match_moves"),
+}
+
+
+def time_phases() -> dict[str, float]:
+    """Wrap the engine's phases with timers; the dict fills as the sync runs."""
+    from midst_desktop.sync import engine
+
+    spent: dict[str, float] = {}
+    for phase, (owner_name, attribute) in PHASES.items():
+        owner = engine if owner_name == "module" else getattr(engine, owner_name)
+        original = getattr(owner, attribute, None)
+        if original is None:
+            continue
+        spent[phase] = 0.0
+
+        def timed(*args: Any, _f: Any = original, _p: str = phase, **kw: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _f(*args, **kw)
+            finally:
+                spent[_p] += time.perf_counter() - started
+
+        setattr(owner, attribute, timed)
+    return spent
+
+
 def measure_cli(data_dir: str, arguments: list[str]) -> dict[str, Any]:
     """Run one midst-desktop command with --data-dir, as the console script does."""
     # The engine is imported lazily by the CLI; import it before the clock starts.
     import midst_desktop.sync.engine  # noqa: F401
     from midst_desktop.cli import main
 
+    phases = time_phases() if os.environ.get("BENCH_PHASES") else {}
     baseline = memory_mib("VmRSS")
     output = io.StringIO()
     started = time.perf_counter()
@@ -105,6 +139,7 @@ def measure_cli(data_dir: str, arguments: list[str]) -> dict[str, Any]:
         "exit_code": code,
         "output": printed,
         "baseline_rss_mib": baseline,
+        "phases": phases,
     }
 
 

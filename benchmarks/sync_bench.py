@@ -66,12 +66,15 @@ class BenchmarkError(RuntimeError):
     """A measurement did not do what it measures; the numbers would lie."""
 
 
-def measure(mode: str, *arguments: str) -> dict[str, Any]:
+def measure(mode: str, *arguments: str, phases: bool = False) -> dict[str, Any]:
     """Run benchmarks.measure in a process of its own and return its result."""
+    environment = {**os.environ, **SYNC_ENVIRONMENT}
+    if phases:
+        environment["BENCH_PHASES"] = "1"
     completed = subprocess.run(
         [*python_command(), "-m", "benchmarks.measure", mode, *arguments],
         cwd=REPO,
-        env={**os.environ, **SYNC_ENVIRONMENT},
+        env=environment,
         capture_output=True,
         text=True,
         check=False,
@@ -97,8 +100,8 @@ def timed_command(command: list[str]) -> float:
     return seconds
 
 
-def cli(data_dir: Path, *arguments: str) -> dict[str, Any]:
-    result = measure("cli", str(data_dir), *arguments)
+def cli(data_dir: Path, *arguments: str, phases: bool = False) -> dict[str, Any]:
+    result = measure("cli", str(data_dir), *arguments, phases=phases)
     if result["exit_code"] != 0:
         raise BenchmarkError(f"midst-desktop {' '.join(arguments)} failed: {result}")
     return result
@@ -127,7 +130,7 @@ def expect(condition: bool, message: str) -> None:
 def scratch(work: Path) -> Iterator[Path]:
     """A temporary folder on the same disk as the trees."""
     work.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="run-", dir=work))
+    folder = Path(tempfile.mkdtemp(prefix="sync-run-", dir=work))
     try:
         yield folder
     finally:
@@ -137,6 +140,21 @@ def scratch(work: Path) -> Iterator[Path]:
 def add_integration(data_dir: Path, root: Path) -> int:
     result = cli(data_dir, "integrations", "add", "local", str(root), "--json")
     return int(result["output"]["id"])
+
+
+def warm(root: Path) -> None:
+    """Read every file once, so every timed run finds names and bytes cached."""
+    timed_command(["find", str(root), "-type", "f"])
+    folders = [str(root)]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                else:
+                    with open(entry.path, "rb") as handle:
+                        while handle.read(1 << 20):
+                            pass
 
 
 # -- the parts ---------------------------------------------------------------
@@ -174,11 +192,24 @@ def full_syncs(
 ) -> tuple[dict[str, Any], Path]:
     """Full syncs into fresh stores; the last store is kept for the next parts."""
     results = []
-    kept = Path(tempfile.mkdtemp(prefix="store-", dir=work))
+    kept = Path(tempfile.mkdtemp(prefix="sync-store-", dir=work))
     for number in range(repeat):
-        data_dir = kept if number == repeat - 1 else Path(tempfile.mkdtemp(dir=work))
+        data_dir = (
+            kept
+            if number == repeat - 1
+            else Path(tempfile.mkdtemp(prefix="sync-store-", dir=work))
+        )
         integration = add_integration(data_dir, root)
-        result = cli(data_dir, "sync", str(integration), "--type", "full", "--json")
+        # Only the last run is timed by phase, so the others are untouched.
+        result = cli(
+            data_dir,
+            "sync",
+            str(integration),
+            "--type",
+            "full",
+            "--json",
+            phases=number == repeat - 1,
+        )
         counts = run_counts(result)
         expect(
             counts["listed"] == files
@@ -191,6 +222,8 @@ def full_syncs(
     summary = series(results)
     summary["counts"] = run_counts(results[-1])
     summary["baseline_rss_mib"] = results[-1]["baseline_rss_mib"]
+    summary["phases"] = results[-1]["phases"]
+    summary["phases_run_seconds"] = results[-1]["seconds"]
     return summary, kept
 
 
@@ -293,11 +326,22 @@ def watched_changes(
             ).fetchone()[0]
         )
 
+    def run_seconds() -> list[float]:
+        """How long each sync of watched changes took, by the runs table."""
+        rows = conn.execute(
+            "SELECT (julianday(finished_at) - julianday(started_at)) * 86400 "
+            "FROM runs WHERE finished_at IS NOT NULL AND id > (SELECT max(id) "
+            "FROM runs WHERE trigger = 'startup') ORDER BY id"
+        ).fetchall()
+        return [round(float(row[0]), 4) for row in rows]
+
+    log_path = data_dir / "agent-stderr.log"
+    log_file = log_path.open("wb")
     agent = subprocess.Popen(
         [*midst_command(), "--data-dir", str(data_dir), "agent"],
         env={**os.environ, **SYNC_ENVIRONMENT},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log_file,
     )
     from_made: list[float] = []
     from_first: list[float] = []
@@ -315,7 +359,12 @@ def watched_changes(
             deadline = made + WATCH_DEADLINE_SECONDS
             while not _applied(conn, changes):
                 if time.perf_counter() > deadline or agent.poll() is not None:
-                    raise BenchmarkError("the agent did not apply the 100 changes")
+                    log_file.flush()
+                    tail = log_path.read_text(errors="replace")[-1500:]
+                    raise BenchmarkError(
+                        f"the agent did not apply the {CHANGES} changes "
+                        f"(exit {agent.poll()}): {tail}"
+                    )
                 time.sleep(POLL_SECONDS)
             applied = time.perf_counter()
             from_made.append(applied - made)
@@ -323,6 +372,8 @@ def watched_changes(
             # Let the agent finish the run before the next round of changes.
             time.sleep(1.0)
         peak = _peak_of(agent.pid)
+        exit_code = agent.poll()
+        syncs = run_seconds()
     finally:
         agent.send_signal(signal.SIGTERM)
         try:
@@ -331,12 +382,16 @@ def watched_changes(
             agent.kill()
             agent.wait()
         conn.close()
+        log_file.close()
+    # An agent that stopped by itself before SIGTERM is a finding, not a figure.
+    expect(exit_code is None, f"the agent stopped by itself (exit {exit_code})")
     return {
         "median": median(from_made),
         "seconds": [round(s, 4) for s in from_made],
         "from_first_change_seconds": [round(s, 4) for s in from_first],
         "agent_ready_seconds": round(ready_seconds, 2),
         "agent_peak_rss_mib": peak,
+        "sync_run_seconds": syncs,
     }
 
 
@@ -349,6 +404,7 @@ def memory(options: Options, main_peaks: dict[str, float]) -> list[dict[str, Any
     for files, folders in sizes:
         spec = TreeSpec(files, folders)
         root = ensure_tree(options.work, spec)
+        warm(root)
         with scratch(options.work) as data_dir:
             integration = add_integration(data_dir, root)
             full = cli(data_dir, "sync", str(integration), "--type", "full", "--json")
@@ -385,8 +441,7 @@ def run(options: Options) -> dict[str, Any]:
     work = options.work
     root = ensure_tree(work, spec)
     repeat = options.repeat
-    # One untimed walk, so that every timed one finds the same warm cache.
-    timed_command(["find", str(root), "-type", "f"])
+    warm(root)
 
     result: dict[str, Any] = {
         "benchmark": NAME,
@@ -497,10 +552,13 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"A tree of {tree['files']:,} files in {tree['folders']:,} folders "
         f"(names, extensions, sizes and dates drawn from seed {tree['seed']}), "
-        "warm page cache; each figure is the median of "
-        f"{result['repeat']} runs. midst-desktop runs through its command line "
-        "(`--data-dir` in a fresh folder) in a process of its own; the time "
-        "is the command's, without the interpreter's start.",
+        "every file read once first, so names and bytes are in the page cache; "
+        f"each figure is the median of {result['repeat']} runs. midst-desktop "
+        "runs through its command line (`--data-dir` in a fresh folder, content "
+        "extraction off: `MIDST_EXTRACT_CONTENT=false`, as the issue's targets "
+        "say) in a process of its own; the time is the command's, without the "
+        "interpreter's start. Each Python figure is timed in a process of its "
+        "own too.",
         "",
         "| what | median | x floor | x stat walk | peak memory |",
         "|---|---|---|---|---|",
@@ -525,6 +583,19 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {label} | {_s(seconds)} | {seconds / floor_s:.2f} | "
             f"{seconds / walk_s:.2f} | {peak} |"
         )
+    full = m["full_sync"]
+    if full.get("phases"):
+        total = full["phases_run_seconds"]
+        parts = ", ".join(
+            f"{name} {_s(spent)} ({spent / total:.0%})"
+            for name, spent in sorted(full["phases"].items(), key=lambda p: -p[1])
+        )
+        rest = total - sum(full["phases"].values())
+        lines += [
+            "",
+            f"Where the full sync's time goes (its last run, {_s(total)}): {parts}; "
+            f"listing, comparing and the rest {_s(rest)} ({rest / total:.0%}).",
+        ]
     watched = m["watched_changes"]
     lines += [
         "",
@@ -533,7 +604,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"running and watching, {CHANGES} such changes were all in the store "
         f"{_s(watched['median'])} after the last one was made (runs: "
         + ", ".join(_s(s) for s in watched["seconds"])
-        + f"); the agent had its watches set and its start-up sync done "
+        + "); the syncs of those changes took "
+        + ", ".join(_s(s) for s in watched["sync_run_seconds"])
+        + " by the runs table, the rest is the wait for the events to settle"
+        + f". The agent had its watches set and its start-up sync done "
         f"{watched['agent_ready_seconds']:.1f} s after it started, and its peak "
         f"memory was {_mib(watched['agent_peak_rss_mib'])}.",
         "",

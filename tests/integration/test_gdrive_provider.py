@@ -256,3 +256,24 @@ def test_content_is_downloaded_and_documents_are_exported(
     drive.account.delete(sample.photo)
     with pytest.raises(ContentUnavailableError), p.open_content(files[sample.photo]):
         pass
+
+
+def test_a_lost_folder_tree_still_moves_files_with_their_folder(
+    plain_settings: Settings, drive: DriveEmulator
+) -> None:
+    sample = sample_drive(drive.account)
+    p = provider(plain_settings, drive)
+    cursor = p.start_cursor()
+    listing(p)
+    tree_file = p.settings.cache_dir / "gdrive" / "1.json"
+    assert tree_file.exists()
+    drive.account.rename(sample.drafts, "Final")
+    tree_file.unlink()
+
+    changes = [
+        c for page in p.changes_since(cursor, FolderConfig()) for c in page.changes
+    ]
+
+    paths = {c.source_id: c.listed.rel_path for c in changes if c.listed}
+    assert paths[sample.notes] == "/Papers/Final/notes.md"
+    assert tree_file.exists()

@@ -245,6 +245,7 @@ class DriveProvider(Provider):
         self._local = threading.local()
         self._lock = threading.Lock()
         self._random = random.Random()
+        self._tree_is_newer = False
 
     # -- talking to Drive ------------------------------------------------------
 
@@ -390,7 +391,12 @@ class DriveProvider(Provider):
         self._save_tree(tree)
 
     def changes_since(self, cursor: str, config: FolderConfig) -> Iterator[ChangePage]:
-        tree = self._load_tree() or self._list_folders()
+        tree = self._load_tree()
+        # A tree listed now already shows the folder changes the feed is about
+        # to report, so each of them must move its files as if it were new.
+        self._tree_is_newer = tree is None
+        if tree is None:
+            tree = self._list_folders()
         token = cursor
         while True:
             answer = self._execute(
@@ -615,7 +621,7 @@ class DriveProvider(Provider):
         parents = item.get("parents") or [None]
         before = tree.folders.get(folder_id)
         after = (str(item.get("name", "")), parents[0])
-        if before == after and not item.get("trashed"):
+        if before == after and not item.get("trashed") and not self._tree_is_newer:
             return []
         below = tree.subtree([folder_id])
         if item.get("trashed"):
@@ -623,7 +629,7 @@ class DriveProvider(Provider):
         else:
             tree.set(folder_id, *after)
             self._learn_parents(parents[0], tree)
-        if before is None:
+        if before is None and not self._tree_is_newer:
             # A new folder: its files arrive as changes of their own.
             return []
         changes: list[Change] = []

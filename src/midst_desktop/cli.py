@@ -22,6 +22,7 @@ from midst_desktop.store.db import (
     BadDatabaseUrlError,
     Database,
     StoreError,
+    check_url,
     open_database,
 )
 from midst_desktop.store.models import (
@@ -622,7 +623,19 @@ class Commands:
     def health(self) -> int:
         from midst_desktop.service.health import health_report
 
-        report = health_report(self.database, self.settings)
+        try:
+            database = self.database
+        except BadDatabaseUrlError:
+            raise
+        except StoreError:
+            # A store that cannot be opened is what the report is for: it
+            # says so as the endpoint would, instead of an error alone.
+            database = Database(check_url(self.settings.database_url))
+        try:
+            report = health_report(database, self.settings)
+        finally:
+            if database is not self._database:
+                database.dispose()
         if self.args.json:
             _print_json(report)
         else:
@@ -636,7 +649,9 @@ class Commands:
                     f"{integration['last_synced_at'] or 'never'}"
                 )
             print(f"  artifacts: {report['artifacts']}")
-        return EXIT_OK if report["ok"] else EXIT_FAILED
+        if report["ok"]:
+            return EXIT_OK
+        raise Failure(f"{report['status']}: {report['checks']['database']}")
 
     # the agent
 

@@ -518,6 +518,7 @@ def test_health_reports_the_operations_guide_fields(library: Library) -> None:
     assert report["status"] == "healthy"
     stamp = datetime.fromisoformat(report["timestamp"])
     assert abs(datetime.now(UTC) - stamp) < timedelta(minutes=5)
+    assert report["uptime"] >= 0
     assert report["checks"]["database"] == "ok"
     assert report["workers"] == 3
     assert report["queueLength"] == 0
@@ -528,6 +529,14 @@ def test_health_reports_the_operations_guide_fields(library: Library) -> None:
     assert report["last_run"]["status"] == "succeeded"
     text = cli.call("health")
     assert text.stdout.startswith("status: healthy")
+
+    # A store that does not answer: still the whole document, and exit 1.
+    nowhere = Cli(cli.data_dir, database_url="postgresql+psycopg://me@127.0.0.1:1/x")
+    down = nowhere.run("health", "--json", expect=1)
+    unhealthy = down.json()
+    assert (unhealthy["ok"], unhealthy["status"]) == (False, "unhealthy")
+    assert "connection" in unhealthy["checks"]["database"]
+    assert down.error_line.startswith("midst-desktop: unhealthy")
 
 
 # -- the status lifecycle (DESIGN.md section 2) ----------------------------
@@ -700,6 +709,8 @@ BAD_USAGE: list[tuple[list[str], int, str]] = [
      2, "psycopg"),
     (["--database-url", "postgresql+psycopg://me@127.0.0.1:1/db", "health"],
      1, "database error"),
+    (["--database-url", "sqlite:///{file}", "health"], 1, "damaged"),
+    (["--database-url", "sqlite:///{file}", "artifacts", "list"], 1, "damaged"),
     (["--data-dir", "{file}", "health"], 2, "is a file"),
 ]  # fmt: skip
 

@@ -277,3 +277,14 @@ def test_a_lost_folder_tree_still_moves_files_with_their_folder(
     paths = {c.source_id: c.listed.rel_path for c in changes if c.listed}
     assert paths[sample.notes] == "/Papers/Final/notes.md"
     assert tree_file.exists()
+
+
+def test_invalid_grant_from_the_token_endpoint_is_auth_expired(
+    plain_settings: Settings, drive: DriveEmulator
+) -> None:
+    p = provider(plain_settings, drive)
+    drive.fail_next(emu.INVALID_GRANT, "/token")
+
+    with pytest.raises(AuthExpiredError, match=r"invalid_grant.*reconnect 1"):
+        p.start_cursor()
+    assert drive.requests["/drive/v3/changes/startPageToken"] == 0

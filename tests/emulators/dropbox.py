@@ -698,6 +698,19 @@ class _Handler(BaseHTTPRequestHandler):
         cursor = _change_cursor(root, recursive, limit, len(state.journal), state.epoch)
         return _Reply(200, {"cursor": cursor})
 
+    def get_metadata(self, route: str, argument: Any, token: str) -> _Reply:
+        state = self.server.state
+        if not isinstance(argument, dict) or not isinstance(argument.get("path"), str):
+            raise _bad_input(route, "request body: path: missing")
+        if argument["path"] in ("", "/"):
+            raise _bad_input(
+                route, "request body: path: The root folder is unsupported."
+            )
+        node = state.lookup(argument["path"])
+        if node is None:
+            raise _route_error(["path", "not_found"])
+        return _Reply(200, node.metadata())
+
     def get_current_account(self, route: str, argument: Any, token: str) -> _Reply:
         state = self.server.state
         return _Reply(
@@ -775,6 +788,7 @@ API_ROUTES = {
     "files/list_folder": _Handler.list_folder,
     "files/list_folder/continue": _Handler.list_folder_continue,
     "files/list_folder/get_latest_cursor": _Handler.get_latest_cursor,
+    "files/get_metadata": _Handler.get_metadata,
     "users/get_current_account": _Handler.get_current_account,
     "auth/token/revoke": _Handler.token_revoke,
 }

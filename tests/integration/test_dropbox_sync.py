@@ -158,6 +158,27 @@ def test_full_then_incremental_follow_edits_moves_and_deletes(emu, box) -> None:
     assert [r.route for r in emu.records()] == ["files/list_folder/continue"]
 
 
+def test_a_folder_sync_matches_the_folder_whatever_the_case_typed(emu, box) -> None:
+    kept = emu.add_file("/Papers/2024/kept.txt", b"kept")
+    gone = emu.add_file("/Papers/2024/gone.txt", b"gone")
+    other = emu.add_file("/Papers/2023/other.txt", b"other")
+    dropbox = box()
+    dropbox.sync(RunKind.FULL)
+    emu.delete("/Papers/2024/gone.txt")
+    emu.delete("/Papers/2023/other.txt")
+
+    run = dropbox.engine.sync(
+        dropbox.integration_id, RunKind.FOLDER, folder="papers/2024"
+    )
+
+    assert run.status == "succeeded"
+    artifacts = dropbox.artifacts()
+    assert artifacts[kept].source_available
+    assert not artifacts[gone].source_available
+    # Outside the folder nothing was looked at.
+    assert artifacts[other].source_available
+
+
 def test_a_file_moved_out_and_back_keeps_its_artifact(emu, box) -> None:
     essay = emu.add_file("/Writing/essay.txt", b"essay")
     dropbox = box(included_folders=["/Writing"])

@@ -354,6 +354,29 @@ class DropboxProvider(Provider):
         for root in roots:
             yield from self._list_root(config, root)
 
+    def scope_for_path(self, path: str) -> Scope:
+        """The folder as Dropbox spells it, so stored paths compare exactly.
+
+        Dropbox paths ignore case; the person may type "papers" for
+        "/Papers". A path Dropbox does not know is kept as typed: its files
+        are then gone.
+        """
+        scope = super().scope_for_path(path)
+        if scope.path is None:
+            return scope
+        wanted = "/" + scope.path
+        try:
+            metadata = self._call(
+                f"looking up {wanted}",
+                lambda: self._client.files_get_metadata(wanted),
+            )
+        except dbx_errors.ApiError:
+            return scope
+        display = getattr(metadata, "path_display", None)
+        if isinstance(metadata, dbx_files.FolderMetadata) and display:
+            return Scope(display.strip("/"))
+        return scope
+
     def _roots(self, config: FolderConfig, scope: Scope) -> list[str]:
         included = _disjoint([_normalise_folder(f) for f in config.included_folders])
         if scope.is_everything:

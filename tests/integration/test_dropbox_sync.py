@@ -27,6 +27,7 @@ from midst_desktop.sync.providers.dropbox import (
     RetryPolicy,
 )
 from tests.emulators.dropbox import DropboxEmulator
+from tests.support import samples
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def box(emu, database, dbx_settings) -> Callable[..., Dropbox]:
 
 
 def test_full_then_incremental_follow_edits_moves_and_deletes(emu, box) -> None:
-    thesis = emu.add_file("/Papers/thesis.pdf", b"%PDF-1.4 thesis")
+    thesis = emu.add_file("/Papers/thesis.pdf", samples.pdf([["A thesis"]]))
     notes = emu.add_file("/Papers/2024/notes.md", b"# notes")
     draft = emu.add_file("/Papers/old/draft.txt", b"draft")
     emu.add_file("/Photos/cat.jpg", b"\xff\xd8\xff\xe0 cat")

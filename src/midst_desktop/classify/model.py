@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from midst_desktop.store.db import Database
 from midst_desktop.store.models import (
@@ -136,7 +136,8 @@ class LearnedModel:
 # Training data
 
 
-def _labelled(session: Any) -> Any:
+def _labelled() -> Any:
+    """Reviewed artifacts: approved ones, and those whose type the person set."""
     return or_(
         Artifact.status == ArtifactStatus.APPROVED,
         Artifact.classified_by == ClassifiedBy.USER,
@@ -148,7 +149,7 @@ def label_state(database: Database) -> tuple[int, str]:
     with database.read() as session:
         rows = session.execute(
             select(Artifact.id, Artifact.artifact_type, Artifact.classified_by)
-            .where(_labelled(session))
+            .where(_labelled())
             .order_by(Artifact.id)
         ).all()
     digest = hashlib.sha256()
@@ -164,7 +165,7 @@ def training_examples(database: Database) -> list[Example]:
         rows = session.execute(
             select(Artifact, ArtifactText.body)
             .outerjoin(ArtifactText, ArtifactText.artifact_id == Artifact.id)
-            .where(_labelled(session))
+            .where(_labelled())
             .order_by(Artifact.id)
         ).all()
         for artifact, body in rows:
@@ -376,7 +377,7 @@ def _refit_calibration(database: Database, data_dir: Path) -> None:
         rows = session.execute(
             select(Artifact, ArtifactText.body)
             .outerjoin(ArtifactText, ArtifactText.artifact_id == Artifact.id)
-            .where(_labelled(session))
+            .where(_labelled())
         ).all()
         for artifact, body in rows:
             verdict = classify(
@@ -420,13 +421,3 @@ def active_model(database: Database, data_dir: Path) -> LearnedModel | None:
         return None
     refit(database, data_dir, force=True)
     return load(data_dir)
-
-
-def labelled_count(database: Database) -> int:
-    with database.read() as session:
-        return int(
-            session.scalar(
-                select(func.count()).select_from(Artifact).where(_labelled(session))
-            )
-            or 0
-        )

@@ -1164,6 +1164,11 @@ class DropboxEmulator:
                 grant.revoked = True
             self.state.access_tokens.clear()
 
+    def forget_access_tokens(self) -> None:
+        """Access tokens stop working; refresh tokens still give new ones."""
+        with self.state.lock:
+            self.state.access_tokens.clear()
+
     def expire_access_tokens(self) -> None:
         with self.state.lock:
             for token, (refresh, _) in list(self.state.access_tokens.items()):

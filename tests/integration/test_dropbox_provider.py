@@ -447,6 +447,17 @@ def test_an_expired_access_token_refreshes_silently(emu, connect, sleeps) -> Non
     assert sleeps.waits == []
 
 
+def test_a_dead_access_token_with_a_live_grant_is_refreshed(emu, connect) -> None:
+    emu.add_file("/a.txt", b"a")
+    provider = connect()
+    provider.account_label()
+    emu.forget_access_tokens()
+    emu.clear_records()
+
+    assert len(listing(provider)) == 1
+    assert emu.routes()["oauth2/token"] == 1
+
+
 def test_a_revoked_grant_is_auth_expired(emu, connect) -> None:
     provider = connect(emu.issue_refresh_token())
     emu.revoke_all()

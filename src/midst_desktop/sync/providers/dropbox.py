@@ -272,6 +272,7 @@ class DropboxProvider(Provider):
         a route error (ApiError) goes to the caller as it is.
         """
         last_reason = ""
+        refreshed = False
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 result = call()
@@ -281,6 +282,13 @@ class DropboxProvider(Provider):
             except dbx_errors.ApiError:
                 raise
             except Exception as error:
+                if not refreshed and _access_token_refused(error):
+                    # The access token kept from an earlier run may be dead
+                    # while the refresh token lives: refresh once, then try
+                    # again; a refused refresh is an AuthExpiredError.
+                    refreshed = True
+                    self._refresh()
+                    continue
                 retry = _classify(error)
                 last_reason = retry.reason
                 wait = retry.wait
@@ -312,6 +320,15 @@ class DropboxProvider(Provider):
             f"Dropbox did not answer {what} after {self.retry.attempts} tries "
             f"({last_reason})"
         )
+
+    def _refresh(self) -> None:
+        ACCESS_TOKENS.forget(self.credentials)
+        try:
+            self._client.refresh_access_token()
+        except Exception as error:
+            # A refused refresh raises here; anything passing is retried by
+            # the caller's next attempt, which refreshes on its own.
+            _classify(error)
 
     def _remember_token(self) -> None:
         if self._dropbox is None or self._credentials is None:
@@ -635,6 +652,20 @@ def _classify(error: Exception) -> _RetryLater:
         # The SDK could not read an answer (a proxy page, a cut-off body).
         return _RetryLater(f"an unreadable answer ({type(error).__name__})")
     raise error
+
+
+def _access_token_refused(error: Exception) -> bool:
+    """A 401 invalid_access_token from a call, not a refused refresh.
+
+    The SDK turns a refresh's 400 invalid_grant into the same AuthError, but
+    without the response body that a 401 carries.
+    """
+    return (
+        isinstance(error, dbx_errors.AuthError)
+        and error.body is not None
+        and error.error is not None
+        and error.error.is_invalid_access_token()
+    )
 
 
 def _first_line(text: object) -> str:

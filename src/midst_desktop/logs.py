@@ -34,6 +34,9 @@ SECRET_PATTERNS = [
         r"code|password|token|secret)(['\"]?\s*[=:]\s*['\"]?)[^\s&'\",}]+"
     ),
     re.compile(r"\bya29\.[A-Za-z0-9._-]+"),
+    # Google refresh tokens and authorization codes.
+    re.compile(r"(?<![A-Za-z0-9])1//[A-Za-z0-9._-]{10,}"),
+    re.compile(r"(?<![A-Za-z0-9])4/[A-Za-z0-9._-]{20,}"),
     re.compile(r"\bsl\.[A-Za-z0-9._-]{20,}"),
 ]
 

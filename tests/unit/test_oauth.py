@@ -90,3 +90,14 @@ def test_a_sign_in_nobody_completes_times_out() -> None:
     port = urlsplit(query_of(announced[0])["redirect_uri"]).port
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/")
+
+
+def test_google_tokens_and_codes_are_redacted_even_on_their_own() -> None:
+    from midst_desktop.logs import redact
+
+    line = "got 1//0gLrT5-abcdefghijklmnop and 4/0AeanS0ZabcdefghijklmnopqrstuV then"
+    cleaned = redact(line)
+
+    assert "1//0gLrT5" not in cleaned and "4/0AeanS0Z" not in cleaned
+    assert cleaned.startswith("got ") and cleaned.endswith(" then")
+    assert redact("see page 4/5 of 1/2") == "see page 4/5 of 1/2"

@@ -190,6 +190,17 @@ def test_documents_that_only_export_are_skipped_as_unsupported(emu, connect) -> 
     assert emu.request_count("files/download") == 0
 
 
+def test_shared_folders_in_the_dropbox_are_listed_read_only_too(emu, connect) -> None:
+    emu.add_folder("/Team Project", shared=True, read_only=True)
+    shared = emu.add_file("/Team Project/Report/draft.md", b"# draft")
+    own = emu.add_file("/Mine/notes.md", b"# notes")
+
+    found = listing(connect())
+
+    assert set(found) == {shared, own}
+    assert found[shared].path == "/Team Project/Report/draft.md"
+
+
 def test_the_account_label_is_the_email(emu, connect) -> None:
     assert connect().account_label() == emulator.DEFAULT_EMAIL
 

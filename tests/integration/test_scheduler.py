@@ -311,3 +311,33 @@ def test_two_agents_on_one_store_never_sync_an_integration_at_once(
         assert earlier.finished_at <= later.started_at, "two runs overlapped"
     statuses = [c[3] for r in recorders for c in r.calls]
     assert statuses.count("succeeded") == len(runs)
+
+
+def test_a_jump_of_the_wall_clock_is_taken_for_a_wake_and_runs_the_overdue_sync(
+    database: Database,
+    settings: Settings,
+    folder: Path,
+    clock: time_machine.Coordinates,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from midst_desktop.sync import scheduler as scheduler_module
+
+    # The wake check looks once a minute; here every 50 ms, so the test is short.
+    monkeypatch.setattr(scheduler_module, "WAKE_CHECK_SECONDS", 0.05)
+    integration_id = add_local(database, folder)
+    SyncEngine(database, settings, provider_for).sync(integration_id, RunKind.FULL)
+    scheduler, recorder = make_scheduler(database, settings)
+    scheduler.start()
+    try:
+        wait_for(lambda: recorder.count() == 1, "the start-up rescan")
+        settle(scheduler)
+
+        # The machine sleeps for two hours: the wall clock jumps, the monotonic
+        # clock does not, and nobody calls wakeup().
+        clock.shift(timedelta(hours=2))
+        wait_for(lambda: recorder.count() == 2, "the run after the wake")
+        settle(scheduler)
+        assert recorder.count() == 2
+        assert recorder.calls[1][1:3] == (RunKind.INCREMENTAL, "schedule")
+    finally:
+        scheduler.stop()

@@ -33,6 +33,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	scripts/system-deps.sh bench
 	$(BIN)/python -m benchmarks.run
+	# The extractor fuzz run, longer than in `make test`.
+	MIDST_FUZZ_SECONDS=120 $(BIN)/pytest -q tests/fuzz
 
 bench-large: $(STAMP)
 	scripts/system-deps.sh bench

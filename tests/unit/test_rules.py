@@ -210,3 +210,21 @@ def test_every_verdict_says_which_rule_fired_and_why(tmp_path: Path) -> None:
         assert verdict.rule
         assert verdict.reason
     assert classify("x.xyz", "Smart Home/x.xyz").artifact_type != "visual_art"
+
+
+def test_a_program_downloaded_without_its_name_is_still_code(tmp_path: Path) -> None:
+    code = 'int main(void) {\n  for (int i = 0; i < 3; i++) { puts("x"); }\n}\n'
+    head, program = extracted(tmp_path, "file(3)", code * 5)
+    verdict = classify("file(3)", "", None, head, program)
+    assert (verdict.artifact_type, verdict.rule) == ("code_sample", "text-code-syntax")
+    head, poem = extracted(tmp_path, "file(4)", samples.POEM)
+    assert classify("file(4)", "", None, head, poem).artifact_type != "code_sample"
+
+
+def test_a_whitespace_table_is_a_dataset(tmp_path: Path) -> None:
+    table = "Weight Waist Pulse\n" + "".join(
+        f"{150 + i} {30 + i % 7} {50 + i}\n" for i in range(30)
+    )
+    head, data = extracted(tmp_path, "physio.txt", table)
+    assert data.metadata["columns"] == 3
+    assert classify("physio.txt", "", None, head, data).artifact_type == "dataset"

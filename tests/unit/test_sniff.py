@@ -110,3 +110,19 @@ def test_an_encrypted_office_file_is_recognised() -> None:
     name = "EncryptedPackage".encode("utf-16-le")
     head[1024 : 1024 + len(name)] = name
     assert sniff(bytes(head)).format == "encrypted-office"
+
+
+def test_quoted_fields_and_numeric_columns_are_tables() -> None:
+    quoted = 'site,stage,depth\nS1,"Adult, 1 Egg",0.5\nS2,"Chick, fed",0.7\nS3,x,1\n'
+    assert sniff(quoted.encode()).format == "csv"
+    spaced = "Weight Waist Pulse\n" + "".join(
+        f"{150 + i} {30 + i % 7} {50 + i}\n" for i in range(10)
+    )
+    assert sniff(spaced.encode()).format == "tsv"
+    verse = "".join(f"the {w} rain falls\n" for w in ("cold", "grey", "slow", "old"))
+    assert sniff((verse * 2).encode()).format == "text"
+
+
+def test_an_svg_with_a_long_preamble_is_still_svg() -> None:
+    head = '<?xml version="1.0"?>\n<!-- ' + "x" * 400 + " -->\n<svg></svg>"
+    assert sniff(head.encode()).format == "svg"

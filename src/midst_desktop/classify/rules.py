@@ -132,6 +132,8 @@ ZIPPED_EXTENSIONS = frozenset(["docx", "pptx", "xlsx", "odt", "odp", "ods", "epu
 TEXT_READ_AS_DOCUMENT = frozenset(["latex", "markdown", "text", "code"])
 # Program punctuation per visible character: code scores 0.1-0.3, prose 0.01.
 CODE_SCORE = 0.04
+# Without a code extension to go by, more is asked of the text.
+CODE_SCORE_UNNAMED = 0.06
 
 # Whole words in a name or folder; "smart" never matches "art".
 WORD_TYPES: dict[str, T] = {}
@@ -304,7 +306,10 @@ def classify(
     words = _vote_by_words(name, folder)
     content = extraction if extraction is not None and not extraction.failed else None
 
-    verdict = _by_content(fmt, content, mime, words) or _by_name(fmt, mime, words)
+    named = bool(_extension(name))
+    verdict = _by_content(fmt, content, mime, words, named) or _by_name(
+        fmt, mime, words
+    )
     if extraction is None:
         return verdict
     return replace(verdict, content=extraction)
@@ -315,6 +320,7 @@ def _by_content(
     content: Extraction | None,
     mime: str,
     words: tuple[T, float, list[str]] | None,
+    named: bool = True,
 ) -> Classification | None:
     """Rules that read what is inside the file."""
     if content is None:
@@ -360,6 +366,14 @@ def _by_content(
                 T.CODE_SAMPLE, 0.94, mime, "code-syntax", f"{language} with code syntax"
             )
         # A poem saved as .py is still a poem: fall through to the text rules.
+    if (
+        content.format == "text"
+        and not named
+        and meta.get("code_score", 0.0) >= CODE_SCORE_UNNAMED
+    ):
+        return _verdict(
+            T.CODE_SAMPLE, 0.75, mime, "text-code-syntax", "Text with code syntax"
+        )
     if content.format in {"csv", "tsv"} and meta.get("columns", 0) >= 2:
         return _verdict(
             T.DATASET,

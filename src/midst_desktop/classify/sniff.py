@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import re
 import struct
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ MARKDOWN_RE = re.compile(
     r"^(#{1,6} \S|[-*] \S.*|\d+\. \S|```|> \S)|\]\([^)]+\)", re.MULTILINE
 )
 LATEX_RE = re.compile(r"\\(documentclass|begin\{document\}|section\{|usepackage)")
+NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NA|NaN")
 SHEBANG_RE = re.compile(rb"^#![ \t]*(\S+)(?:[ \t]+(\S+))?")
 
 
@@ -148,7 +150,9 @@ def _text_format(head: bytes) -> Sniffed:
         return Sniffed("rtf", "application/rtf", True)
     if lowered.startswith(("<!doctype html", "<html")):
         return Sniffed("html", FORMAT_MIMES["html"], True)
-    if "<svg" in lowered and lowered.startswith(("<?xml", "<svg", "<!doctype svg")):
+    if lowered.startswith(("<?xml", "<svg", "<!doctype svg", "<!--")) and (
+        "<svg" in stripped[:2000].lower()
+    ):
         return Sniffed("svg", FORMAT_MIMES["svg"], True)
     if lowered.startswith("<?xml"):
         return Sniffed("xml", FORMAT_MIMES["xml"], True)
@@ -158,7 +162,7 @@ def _text_format(head: bytes) -> Sniffed:
         return Sniffed("latex", FORMAT_MIMES["latex"], True)
     delimiter = table_delimiter(text)
     if delimiter is not None:
-        fmt = "tsv" if delimiter == "\t" else "csv"
+        fmt = "tsv" if delimiter in {"\t", " "} else "csv"
         return Sniffed(fmt, FORMAT_MIMES[fmt], True)
     if len(MARKDOWN_RE.findall(text)) >= 2:
         return Sniffed("markdown", FORMAT_MIMES["markdown"], True)
@@ -174,20 +178,39 @@ def _looks_like_json(text: str) -> bool:
 
 
 def table_delimiter(text: str) -> str | None:
-    """The delimiter of comma-, semicolon- or tab-separated lines, if they are."""
+    """The delimiter of lines that are rows of a table, if they are.
+
+    Rows have the same number of fields (quoted fields may hold the
+    delimiter); whitespace-separated rows must also be mostly numbers.
+    """
     lines = [line for line in text.splitlines()[:20] if line.strip()]
     if len(lines) < 2:
         return None
     if len(text) >= SNIFF_BYTES // 2 and len(lines) > 2:
         lines = lines[:-1]  # the last line of a head may be cut off
     for delimiter in ("\t", ",", ";", "|"):
-        counts = {line.count(delimiter) for line in lines}
-        if len(counts) == 1 and min(counts) >= 1:
-            # Prose has commas too, but not the same number on every line.
-            if delimiter == "," and min(counts) < 2 and len(lines) < 4:
-                continue
-            return delimiter
-    return None
+        if not all(delimiter in line for line in lines):
+            continue
+        try:
+            counts = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        except csv.Error:
+            continue
+        if len(counts) != 1 or min(counts) < 2:
+            continue
+        # Prose has commas too, but not the same number on every line.
+        if delimiter == "," and min(counts) < 3 and len(lines) < 4:
+            continue
+        return delimiter
+    return " " if _numeric_columns(lines) else None
+
+
+def _numeric_columns(lines: list[str]) -> bool:
+    rows = [line.split() for line in lines]
+    if len(rows) < 5 or len({len(row) for row in rows[1:]}) != 1 or len(rows[1]) < 2:
+        return False
+    cells = [cell for row in rows[1:] for cell in row]
+    numbers = sum(1 for cell in cells if NUMBER_RE.fullmatch(cell))
+    return numbers >= len(cells) // 2
 
 
 def sniff(head: bytes) -> Sniffed:

@@ -13,7 +13,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -215,9 +214,3 @@ def _death(exitcode: int | None, limits: Limits) -> str:
             name = f"signal {-exitcode}"
         return f"the extractor crashed ({name})"
     return f"the extractor stopped unexpectedly (exit {exitcode})"
-
-
-def frozen_support() -> None:
-    """In a one-file binary, let a spawned worker start instead of the app."""
-    if getattr(sys, "frozen", False):
-        multiprocessing.freeze_support()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from midst_desktop.classify.extract.base import (
@@ -32,8 +33,12 @@ def extract_table(path: Path, fmt: str) -> Extraction:
 
 
 def _delimited(raw: str, fmt: str, size: int) -> Extraction:
-    delimiter = "\t" if fmt == "tsv" else (table_delimiter(raw[:8192]) or ",")
-    reader = csv.reader(io.StringIO(raw), delimiter=delimiter)
+    delimiter = table_delimiter(raw[:8192]) or ("\t" if fmt == "tsv" else ",")
+    reader: Iterable[list[str]]
+    if delimiter == " ":
+        reader = (line.split() for line in raw.splitlines() if line.strip())
+    else:
+        reader = csv.reader(io.StringIO(raw), delimiter=delimiter)
     rows = 0
     columns = 0
     header: list[str] = []

@@ -64,6 +64,9 @@ def extract_text(path: Path, fmt: str, name: str) -> Extraction:
         _latex(raw, result)
     elif fmt == "code":
         _code(raw, name, result)
+    elif fmt == "text":
+        # A program saved without its extension (a download) shows by this.
+        result.metadata["code_score"] = code_score(raw)
     return result
 
 

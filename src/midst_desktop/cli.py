@@ -667,16 +667,15 @@ class Commands:
             return EXIT_OK
 
     def default(self) -> int:
-        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-            print(
-                "No display found: running the headless agent (Ctrl+C stops it)",
-                flush=True,
-            )
-        else:
-            print(
-                "The tray app is not in this version yet: running the headless agent",
-                flush=True,
-            )
+        # launch imports no Qt: the headless path stays as light as before.
+        from midst_desktop.ui.launch import gui_problem
+
+        problem = gui_problem()
+        if problem is None:
+            from midst_desktop.ui.app import run_app
+
+            return run_app(self.database, self.settings)
+        print(f"{problem}: running the headless agent (Ctrl+C stops it)", flush=True)
         self.args.serve = False
         return self.agent()
 

@@ -100,6 +100,9 @@ class ArtifactFilter:
     below: float | None = None
     search: str | None = None
     integration_id: int | None = None
+    at_least: float | None = None
+    captured_from: datetime | None = None
+    captured_before: datetime | None = None
 
 
 def search_words(query: str) -> list[str]:
@@ -117,6 +120,12 @@ def _apply_filter(
         statement = statement.where(Artifact.confidence < wanted.below)
     if wanted.integration_id is not None:
         statement = statement.where(Artifact.integration_id == wanted.integration_id)
+    if wanted.at_least is not None:
+        statement = statement.where(Artifact.confidence >= wanted.at_least)
+    if wanted.captured_from is not None:
+        statement = statement.where(Artifact.captured_date >= wanted.captured_from)
+    if wanted.captured_before is not None:
+        statement = statement.where(Artifact.captured_date < wanted.captured_before)
     if wanted.search:
         words = search_words(wanted.search)
         if not words:
@@ -163,6 +172,16 @@ def list_artifacts(
         )
     statement = statement.order_by(Artifact.captured_date.desc(), Artifact.id.desc())
     return list(session.scalars(statement.limit(limit)))
+
+
+def count_matching(session: Session, wanted: ArtifactFilter) -> int:
+    """How many artifacts a filter matches (the review window's preview counts)."""
+    statement = _apply_filter(
+        select(func.count()).select_from(Artifact),
+        wanted,
+        session.get_bind().dialect.name,
+    )
+    return int(session.scalar(statement) or 0)
 
 
 def count_by_status(session: Session) -> dict[str, int]:

@@ -1,0 +1,1 @@
+"""The desktop app: tray, review window, integrations and settings (PySide6)."""

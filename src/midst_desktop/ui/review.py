@@ -1,0 +1,1200 @@
+"""The review window: artifacts by status, filters, a detail pane, review actions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QDate,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QImage,
+    QImageReader,
+    QKeySequence,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabBar,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import select
+
+from midst_desktop.config import Settings
+from midst_desktop.store import queries
+from midst_desktop.store.db import Database
+from midst_desktop.store.models import (
+    Artifact,
+    ArtifactStatus,
+    ArtifactText,
+    ArtifactType,
+    Integration,
+    Provider,
+)
+from midst_desktop.ui.workers import Workers
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+STATUSES = (
+    ArtifactStatus.PENDING,
+    ArtifactStatus.APPROVED,
+    ArtifactStatus.REJECTED,
+    ArtifactStatus.ARCHIVED,
+)
+# Thumbnails are decoded at most this large, and pictures with more pixels
+# than this are not decoded at all: a hostile image costs nothing.
+THUMBNAIL_SIZE = 320
+MAX_PREVIEW_PIXELS = 40_000_000
+EXCERPT_CHARS = 1200
+SEARCH_DELAY_MS = 250
+ANY_DATE = QDate(2000, 1, 1)
+NO_PARENT = QModelIndex()
+TYPE_WORDS = {t.value: t.value.replace("_", " ").capitalize() for t in ArtifactType}
+
+
+@dataclass(frozen=True)
+class ArtifactRow:
+    """What the table shows of one artifact."""
+
+    id: str
+    title: str
+    artifact_type: str
+    confidence: float
+    status: str
+    source_provider: str
+    source_available: bool
+    captured_date: datetime
+    integration_id: int | None
+
+
+def _row(artifact: Artifact) -> ArtifactRow:
+    return ArtifactRow(
+        artifact.id,
+        artifact.title,
+        artifact.artifact_type,
+        artifact.confidence,
+        artifact.status,
+        artifact.source_provider,
+        bool(artifact.source_available),
+        artifact.captured_date,
+        artifact.integration_id,
+    )
+
+
+def load_page(
+    database: Database,
+    wanted: queries.ArtifactFilter,
+    after: ArtifactRow | None,
+    limit: int = PAGE_SIZE,
+) -> list[ArtifactRow]:
+    """One keyset page. Blocks on the store: a worker's job."""
+    with database.read() as session:
+        anchor = None
+        if after is not None:
+            # The keyset needs only the sort key of the last row shown.
+            anchor = Artifact(id=after.id, captured_date=after.captured_date)
+        return [_row(a) for a in queries.list_artifacts(session, wanted, limit, anchor)]
+
+
+class ArtifactTableModel(QAbstractTableModel):
+    """Artifacts in pages fetched lazily from the store, newest captured first.
+
+    Rows are only ever appended as the view scrolls (canFetchMore/fetchMore);
+    each page is one keyset query on a worker, so the cost of a page does not
+    grow with how far down it is.
+    """
+
+    COLUMNS = ("Title", "Type", "Confidence", "Source", "Captured")
+    page_loaded = Signal()
+    load_failed = Signal(str)
+
+    def __init__(
+        self, database: Database, workers: Workers, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.database = database
+        self.workers = workers
+        self.wanted = queries.ArtifactFilter(status=ArtifactStatus.PENDING)
+        self.rows: list[ArtifactRow] = []
+        self._generation = 0
+        self._loading = False
+        self._exhausted = False
+
+    # -- Qt's model interface ---------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(
+        self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT
+    ) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role in (
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.AccessibleTextRole,
+        ):
+            return self.COLUMNS[section]
+        return None
+
+    def data(
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
+        if not index.isValid() or index.row() >= len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if column == 0:
+                return row.title if row.source_available else f"{row.title} (gone)"
+            if column == 1:
+                return TYPE_WORDS.get(row.artifact_type, row.artifact_type)
+            if column == 2:
+                return f"{row.confidence:.0%}"
+            if column == 3:
+                return _provider_word(row.source_provider)
+            return row.captured_date.astimezone().strftime("%Y-%m-%d")
+        if role == Qt.ItemDataRole.ToolTipRole and not row.source_available:
+            return "The source file is gone"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return row
+        return None
+
+    def canFetchMore(
+        self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT
+    ) -> bool:
+        return not parent.isValid() and not self._exhausted and not self._loading
+
+    def fetchMore(
+        self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT
+    ) -> None:
+        if not self.canFetchMore(parent):
+            return
+        self._loading = True
+        generation = self._generation
+        wanted = self.wanted
+        after = self.rows[-1] if self.rows else None
+        self.workers.run(
+            lambda: load_page(self.database, wanted, after),
+            lambda page: self._landed(generation, page),
+            lambda message: self._failed(generation, message),
+        )
+
+    # -- ours -------------------------------------------------------------
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def set_filter(self, wanted: queries.ArtifactFilter) -> None:
+        """Show what the filter matches, from the first page on."""
+        self._generation += 1
+        self.beginResetModel()
+        self.wanted = wanted
+        self.rows = []
+        self._loading = False
+        self._exhausted = False
+        self.endResetModel()
+        self.fetchMore()
+
+    def reload(self) -> None:
+        self.set_filter(self.wanted)
+
+    def _landed(self, generation: int, page: list[ArtifactRow]) -> None:
+        if generation != self._generation:
+            return  # a filter changed while this page was on its way
+        self._loading = False
+        self._exhausted = len(page) < PAGE_SIZE
+        if page:
+            first = len(self.rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+            self.rows.extend(page)
+            self.endInsertRows()
+        self.page_loaded.emit()
+
+    def _failed(self, generation: int, message: str) -> None:
+        if generation != self._generation:
+            return
+        self._loading = False
+        self._exhausted = True
+        self.load_failed.emit(message)
+
+    def row_at(self, number: int) -> ArtifactRow | None:
+        return self.rows[number] if 0 <= number < len(self.rows) else None
+
+    def remove_ids(self, ids: set[str]) -> None:
+        """Drop rows that left this view (reviewed away), keeping the rest."""
+        for number in range(len(self.rows) - 1, -1, -1):
+            if self.rows[number].id in ids:
+                self.beginRemoveRows(QModelIndex(), number, number)
+                del self.rows[number]
+                self.endRemoveRows()
+
+    def replace_row(self, row: ArtifactRow) -> None:
+        for number, existing in enumerate(self.rows):
+            if existing.id == row.id:
+                self.rows[number] = row
+                self.dataChanged.emit(
+                    self.index(number, 0), self.index(number, len(self.COLUMNS) - 1)
+                )
+                return
+
+
+def _provider_word(provider: str) -> str:
+    words: dict[str, str] = {
+        Provider.LOCAL: "Local folder",
+        Provider.GOOGLE_DRIVE: "Google Drive",
+        Provider.DROPBOX: "Dropbox",
+    }
+    return words.get(provider, provider)
+
+
+# -- the detail pane's data ----------------------------------------------------
+
+
+@dataclass
+class Detail:
+    artifact: dict[str, Any]
+    excerpt: str
+    local_path: str | None
+    web_link: str | None
+    thumbnail: QImage | None = None
+
+
+def load_detail(database: Database, artifact_id: str) -> Detail:
+    """An artifact with its text excerpt and preview. Blocks: a worker's job."""
+    with database.read() as session:
+        artifact = queries.get_artifact(session, artifact_id)
+        payload = queries.artifact_json(artifact)
+        body = session.scalar(
+            select(ArtifactText.body).where(ArtifactText.artifact_id == artifact.id)
+        )
+        root = None
+        if artifact.integration_id is not None:
+            integration = session.get(Integration, artifact.integration_id)
+            root = integration.root_path if integration else None
+    local_path = None
+    web_link = None
+    if payload["source_provider"] == Provider.LOCAL and root:
+        local_path = str(Path(root) / payload["source_id"].lstrip("/"))
+    elif payload["source_provider"] == Provider.GOOGLE_DRIVE:
+        web_link = f"https://drive.google.com/file/d/{payload['source_id']}/view"
+    elif payload["source_provider"] == Provider.DROPBOX:
+        web_link = "https://www.dropbox.com/home" + payload["source_path"]
+    detail = Detail(payload, (body or "")[:EXCERPT_CHARS].strip(), local_path, web_link)
+    if (
+        local_path
+        and payload["source_available"]
+        and str(payload["mime_type"]).startswith("image/")
+    ):
+        detail.thumbnail = read_thumbnail(local_path)
+    return detail
+
+
+def read_thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QImage | None:
+    """A small image decoded at its small size, or None for what cannot be read."""
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    full = reader.size()
+    if not full.isValid() or full.width() * full.height() > MAX_PREVIEW_PIXELS:
+        return None
+    scaled = full.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio)
+    if full.width() > size or full.height() > size:
+        reader.setScaledSize(scaled)
+    image = reader.read()
+    return None if image.isNull() else image
+
+
+# -- undo --------------------------------------------------------------------
+
+
+@dataclass
+class UndoStep:
+    """A review action and the statuses it replaced."""
+
+    words: str
+    previous: dict[str, str] = field(default_factory=dict)
+
+
+def undo_moves(database: Database, step: UndoStep) -> None:
+    """Put every artifact of step back where it was. Blocks: a worker's job."""
+    with database.write() as session:
+        by_previous: dict[str, list[str]] = {}
+        for artifact_id, status in step.previous.items():
+            by_previous.setdefault(status, []).append(artifact_id)
+        for status, ids in by_previous.items():
+            current = {a.id: a.status for a in queries.get_artifacts(session, ids)}
+            back = [i for i in ids if current[i] != status]
+            if not back:
+                continue
+            # Only pending leads everywhere, so the way back goes through it.
+            not_pending = [i for i in back if current[i] != ArtifactStatus.PENDING]
+            if not_pending:
+                queries.move_status(session, not_pending, ArtifactStatus.PENDING)
+            if status != ArtifactStatus.PENDING:
+                queries.move_status(session, back, status)
+
+
+def move(
+    database: Database, ids: list[str], target: str, reason: str | None
+) -> UndoStep:
+    with database.write() as session:
+        artifacts = queries.get_artifacts(session, ids)
+        previous = {a.id: a.status for a in artifacts}
+        queries.move_status(session, ids, target, reason)
+    return UndoStep(f"{target} {len(ids)}", previous)
+
+
+def approve_above(database: Database, threshold: float) -> UndoStep:
+    with database.write() as session:
+        ids = [
+            a.id
+            for a in session.scalars(
+                select(Artifact).where(
+                    Artifact.status == ArtifactStatus.PENDING,
+                    Artifact.confidence >= threshold,
+                )
+            )
+        ]
+        if ids:
+            queries.move_status(session, ids, ArtifactStatus.APPROVED)
+    return UndoStep(f"approved {len(ids)}", dict.fromkeys(ids, ArtifactStatus.PENDING))
+
+
+def _learn(database: Database, settings: Settings) -> None:
+    """Refit the learned model after approvals or type changes, as the CLI does."""
+    from midst_desktop.classify.model import refit
+
+    try:
+        refit(database, settings.data_dir)
+    except Exception as error:  # a review never fails because learning did
+        log.warning("The learned model was not refitted: %s", error)
+
+
+# -- the window ----------------------------------------------------------------
+
+
+def _named(widget: QWidget, name: str, description: str = "") -> None:
+    widget.setAccessibleName(name)
+    widget.setObjectName(name.lower().replace(" ", "_").replace(".", ""))
+    if description:
+        widget.setAccessibleDescription(description)
+
+
+class ReviewWindow(QMainWindow):
+    """Review artifacts: tabs per status, filters, detail pane, actions, undo."""
+
+    counts_changed = Signal(dict)
+    action_done = Signal(str)
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        parent: QWidget | None = None,
+        learn: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.database = database
+        self.settings = settings
+        self.learn = learn
+        self.readers = Workers(self, threads=2)
+        # Writes run one at a time, in order: an undo never overtakes its action.
+        self.writers = Workers(self, threads=1)
+        self.undo_steps: list[UndoStep] = []
+        self.counts: dict[str, int] = {}
+        self.detail: Detail | None = None
+        self._detail_generation = 0
+        self.ui_settings = QSettings(
+            str(Path(settings.data_dir) / "ui.ini"), QSettings.Format.IniFormat
+        )
+        self.setWindowTitle("Review artifacts - midst-desktop")
+        _named(self, "Review artifacts")
+        self.model = ArtifactTableModel(database, self.readers, self)
+        self._build()
+        self._restore()
+        self.model.load_failed.connect(self.show_error)
+        self.model.page_loaded.connect(self._page_loaded)
+        self.apply_filter()
+        self.refresh_counts()
+        self.refresh_sources()
+
+    # -- building ---------------------------------------------------------
+
+    def _build(self) -> None:
+        central = QWidget(self)
+        _named(central, "Review")
+        layout = QVBoxLayout(central)
+
+        self.notice = QLabel(central)
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+        self.notice.setStyleSheet(
+            "QLabel { background: palette(alternate-base); padding: 6px; }"
+        )
+        _named(self.notice, "Notice")
+        layout.addWidget(self.notice)
+
+        self.tabs = QTabBar(central)
+        for status in STATUSES:
+            self.tabs.addTab(status.capitalize())
+        _named(self.tabs, "Status tabs", "Pending, approved, rejected, archived")
+        self.tabs.currentChanged.connect(lambda _i: self.apply_filter())
+        layout.addWidget(self.tabs)
+        layout.addLayout(self._build_filters(central))
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, central)
+        _named(self.splitter, "Artifacts and detail")
+        self.table = QTableView(self.splitter)
+        _named(self.table, "Artifacts", "A table of artifacts; A approves, R rejects")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        corner = self.table.findChild(QAbstractButton, "qt_tableview_cornerbutton")
+        if corner is not None:
+            corner.setAccessibleName("Select all artifacts")
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.resizeSection(0, 320)
+        header.resizeSection(1, 130)
+        header.resizeSection(2, 90)
+        header.resizeSection(3, 110)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: self._update_actions()
+        )
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self._build_detail(self.splitter))
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(self._build_actions(central))
+        self.setCentralWidget(central)
+
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(140)
+        self.progress.setVisible(False)
+        _named(self.progress, "Working")
+        self.statusBar().addPermanentWidget(self.progress)
+        _named(self.statusBar(), "Status")
+        self.resize(1100, 680)
+
+    def _build_filters(self, parent: QWidget) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.search = QLineEdit(parent)
+        self.search.setPlaceholderText("Search titles and text")
+        self.search.setClearButtonEnabled(True)
+        _named(self.search, "Search", "Full-text search over titles and text")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.apply_filter)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search.returnPressed.connect(self.apply_filter)
+        row.addWidget(self.search, 2)
+
+        self.type_filter = QComboBox(parent)
+        self.type_filter.addItem("Any type", None)
+        for value, words in TYPE_WORDS.items():
+            self.type_filter.addItem(words, value)
+        _named(self.type_filter, "Type filter")
+        row.addWidget(self.type_filter)
+
+        self.source_filter = QComboBox(parent)
+        self.source_filter.addItem("Any source", None)
+        _named(self.source_filter, "Source filter")
+        row.addWidget(self.source_filter)
+
+        self.min_confidence = QDoubleSpinBox(parent)
+        self.max_confidence = QDoubleSpinBox(parent)
+        for box, name in (
+            (self.min_confidence, "Lowest confidence"),
+            (self.max_confidence, "Highest confidence"),
+        ):
+            box.setRange(0.0, 1.0)
+            box.setSingleStep(0.05)
+            box.setDecimals(2)
+            _named(box, name)
+        self.max_confidence.setValue(1.0)
+        for box in (self.min_confidence, self.max_confidence):
+            box.valueChanged.connect(lambda _v: self.apply_filter())
+        row.addWidget(QLabel("Confidence", parent))
+        row.addWidget(self.min_confidence)
+        row.addWidget(QLabel("to", parent))
+        row.addWidget(self.max_confidence)
+
+        self.date_from = QDateEdit(parent)
+        self.date_to = QDateEdit(parent)
+        for date_box, name in (
+            (self.date_from, "Captured from"),
+            (self.date_to, "Until"),
+        ):
+            date_box.setCalendarPopup(True)
+            date_box.setMinimumDate(ANY_DATE)
+            date_box.setSpecialValueText("any date")
+            date_box.setDate(ANY_DATE)
+            date_box.setDisplayFormat("yyyy-MM-dd")
+            _named(date_box, name)
+            date_box.dateChanged.connect(lambda _d: self.apply_filter())
+        row.addWidget(QLabel("Captured", parent))
+        row.addWidget(self.date_from)
+        row.addWidget(QLabel("to", parent))
+        row.addWidget(self.date_to)
+
+        for combo in (self.type_filter, self.source_filter):
+            combo.currentIndexChanged.connect(lambda _i: self.apply_filter())
+        return row
+
+    def _build_detail(self, parent: QWidget) -> QWidget:
+        pane = QWidget(parent)
+        _named(pane, "Detail")
+        layout = QVBoxLayout(pane)
+        self.gone_badge = QLabel("Source file gone", pane)
+        self.gone_badge.setStyleSheet(
+            "QLabel { background: #b5462f; color: white; border-radius: 4px;"
+            " padding: 2px 8px; font-weight: bold; }"
+        )
+        self.gone_badge.setVisible(False)
+        _named(self.gone_badge, "Source gone", "The source file is no longer there")
+        layout.addWidget(self.gone_badge, 0, Qt.AlignmentFlag.AlignLeft)
+
+        self.preview = QLabel(pane)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setWordWrap(True)
+        self.preview.setMinimumHeight(120)
+        self.preview.setMaximumHeight(THUMBNAIL_SIZE)
+        self.preview.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        _named(self.preview, "Preview")
+        layout.addWidget(self.preview)
+
+        self.metadata = QLabel(pane)
+        self.metadata.setWordWrap(True)
+        self.metadata.setTextFormat(Qt.TextFormat.PlainText)
+        self.metadata.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        _named(self.metadata, "Metadata")
+        layout.addWidget(self.metadata)
+
+        form = QFormLayout()
+        self.title_edit = QLineEdit(pane)
+        _named(self.title_edit, "Title")
+        self.type_edit = QComboBox(pane)
+        for value, words in TYPE_WORDS.items():
+            self.type_edit.addItem(words, value)
+        _named(self.type_edit, "Type")
+        self.tags_edit = QLineEdit(pane)
+        self.tags_edit.setPlaceholderText("comma, separated")
+        _named(self.tags_edit, "Tags")
+        self.description_edit = QPlainTextEdit(pane)
+        self.description_edit.setMaximumHeight(80)
+        self.description_edit.setTabChangesFocus(True)
+        _named(self.description_edit, "Description")
+        form.addRow("&Title", self.title_edit)
+        form.addRow("T&ype", self.type_edit)
+        form.addRow("Ta&gs", self.tags_edit)
+        form.addRow("&Description", self.description_edit)
+        layout.addLayout(form)
+
+        buttons = QHBoxLayout()
+        self.save_button = QPushButton("&Save changes", pane)
+        _named(self.save_button, "Save changes")
+        self.save_button.clicked.connect(self.save_edits)
+        self.open_button = QPushButton("&Open source", pane)
+        _named(self.open_button, "Open source")
+        self.open_button.clicked.connect(self.open_source)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.open_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self._set_detail_enabled(False)
+        return pane
+
+    def _build_actions(self, parent: QWidget) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.approve_action = self._action("Approve", "A", self.approve)
+        self.reject_action = self._action("Reject", "R", self.reject)
+        self.archive_action = self._action("Archive", "E", self.archive)
+        self.restore_action = self._action("Back to pending", "P", self.restore)
+        self.undo_action = QAction("Undo", self)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.triggered.connect(self.undo)
+        self.undo_action.setEnabled(False)
+        self.addAction(self.undo_action)
+        self.save_action = QAction("Save changes", self)
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.triggered.connect(self.save_edits)
+        self.addAction(self.save_action)
+        self.search_action = QAction("Search", self)
+        self.search_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.search_action.triggered.connect(self.search.setFocus)
+        self.addAction(self.search_action)
+
+        for action in (
+            self.approve_action,
+            self.reject_action,
+            self.archive_action,
+            self.restore_action,
+        ):
+            row.addWidget(self._button(action, parent))
+        self.reason = QLineEdit(parent)
+        self.reason.setPlaceholderText("Reason for rejecting (optional)")
+        _named(self.reason, "Reject reason")
+        row.addWidget(self.reason, 1)
+        row.addWidget(self._button(self.undo_action, parent))
+        row.addSpacing(16)
+
+        self.threshold = QDoubleSpinBox(parent)
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setValue(0.9)
+        _named(self.threshold, "Approve threshold")
+        self.threshold.valueChanged.connect(lambda _v: self.preview_threshold())
+        self.approve_above_button = QPushButton("Approve pending at or above", parent)
+        _named(self.approve_above_button, "Approve all pending above confidence")
+        self.approve_above_button.clicked.connect(self.approve_above)
+        self.threshold_count = QLabel(parent)
+        _named(self.threshold_count, "Artifacts that would be approved")
+        row.addWidget(self.approve_above_button)
+        row.addWidget(self.threshold)
+        row.addWidget(self.threshold_count)
+        return row
+
+    def _action(self, words: str, key: str, slot: Any) -> QAction:
+        action = QAction(words, self)
+        action.setShortcut(QKeySequence(key))
+        # Single-letter keys act on the table only, so typing a title or a
+        # search never approves anything.
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(f"{words} ({key})")
+        action.triggered.connect(slot)
+        self.table.addAction(action)
+        return action
+
+    def _button(self, action: QAction, parent: QWidget) -> QPushButton:
+        button = QPushButton(action.text(), parent)
+        key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        button.setToolTip(f"{action.text()} ({key})")
+        _named(button, action.text())
+        button.clicked.connect(action.trigger)
+        action.enabledChanged.connect(button.setEnabled)
+        button.setEnabled(action.isEnabled())
+        return button
+
+    # -- filters ----------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        return STATUSES[max(self.tabs.currentIndex(), 0)].value
+
+    def current_filter(self) -> queries.ArtifactFilter:
+        words = queries.search_words(self.search.text())
+        low = self.min_confidence.value()
+        high = self.max_confidence.value()
+        return queries.ArtifactFilter(
+            status=self.status,
+            artifact_type=self.type_filter.currentData(),
+            integration_id=self.source_filter.currentData(),
+            search=" ".join(words) or None,
+            at_least=low if low > 0 else None,
+            below=None if high >= 1.0 else high + 1e-9,
+            captured_from=_day_start(self.date_from.date()),
+            captured_before=_day_end(self.date_to.date()),
+        )
+
+    def apply_filter(self) -> None:
+        self._search_timer.stop()
+        wanted = self.current_filter()
+        if wanted == self.model.wanted and self.model.rows:
+            return
+        self.model.set_filter(wanted)
+        self._show_detail(None)
+        self._update_actions()
+
+    def refresh_counts(self) -> None:
+        def work() -> dict[str, int]:
+            with self.database.read() as session:
+                return queries.count_by_status(session)
+
+        self.readers.run(work, self._counts_landed, self.show_error)
+        self.preview_threshold()
+
+    def _counts_landed(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        for number, status in enumerate(STATUSES):
+            self.tabs.setTabText(
+                number, f"{status.capitalize()} ({counts.get(status, 0):,})"
+            )
+        self.counts_changed.emit(counts)
+
+    def refresh_sources(self) -> None:
+        def work() -> list[tuple[int, str]]:
+            with self.database.read() as session:
+                return [
+                    (i.id, i.display_name) for i in queries.list_integrations(session)
+                ]
+
+        self.readers.run(work, self._sources_landed, self.show_error)
+
+    def _sources_landed(self, sources: list[tuple[int, str]]) -> None:
+        chosen = self.source_filter.currentData()
+        self.source_filter.blockSignals(True)
+        self.source_filter.clear()
+        self.source_filter.addItem("Any source", None)
+        for integration_id, name in sources:
+            self.source_filter.addItem(name, integration_id)
+        wanted = self.ui_settings.value("filter/source")
+        target = chosen if chosen is not None else _int_or_none(wanted)
+        found = self.source_filter.findData(target) if target is not None else 0
+        self.source_filter.setCurrentIndex(max(found, 0))
+        self.source_filter.blockSignals(False)
+        if self.source_filter.currentData() != self.model.wanted.integration_id:
+            self.apply_filter()
+
+    def preview_threshold(self) -> None:
+        threshold = self.threshold.value()
+        wanted = queries.ArtifactFilter(
+            status=ArtifactStatus.PENDING, at_least=threshold
+        )
+
+        def work() -> tuple[float, int]:
+            with self.database.read() as session:
+                return threshold, queries.count_matching(session, wanted)
+
+        self.readers.run(work, self._threshold_landed, self.show_error)
+
+    def _threshold_landed(self, result: tuple[float, int]) -> None:
+        threshold, count = result
+        if threshold != self.threshold.value():
+            return
+        self.threshold_count.setText(f"({count:,} would be approved)")
+        self.approve_above_button.setEnabled(count > 0)
+
+    # -- selection and detail ---------------------------------------------
+
+    def selected_rows(self) -> list[ArtifactRow]:
+        numbers = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        rows = [self.model.row_at(n) for n in numbers]
+        chosen = [r for r in rows if r is not None]
+        if not chosen:
+            current = self.model.row_at(self.table.currentIndex().row())
+            if current is not None:
+                chosen = [current]
+        return chosen
+
+    def _page_loaded(self) -> None:
+        if not self.table.currentIndex().isValid() and self.model.rows:
+            self.table.selectRow(0)
+        self._update_actions()
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_detail(self.model.row_at(current.row()))
+
+    def _show_detail(self, row: ArtifactRow | None) -> None:
+        self._detail_generation += 1
+        generation = self._detail_generation
+        if row is None:
+            self.detail = None
+            self.preview.clear()
+            self.metadata.clear()
+            self.title_edit.clear()
+            self.tags_edit.clear()
+            self.description_edit.clear()
+            self.gone_badge.setVisible(False)
+            self._set_detail_enabled(False)
+            return
+        self.readers.run(
+            lambda: load_detail(self.database, row.id),
+            lambda detail: self._detail_landed(generation, detail),
+            self.show_error,
+        )
+
+    def _detail_landed(self, generation: int, detail: Detail) -> None:
+        if generation != self._detail_generation:
+            return
+        self.detail = detail
+        artifact = detail.artifact
+        self.gone_badge.setVisible(not artifact["source_available"])
+        if detail.thumbnail is not None:
+            self.preview.setPixmap(QPixmap.fromImage(detail.thumbnail))
+        else:
+            self.preview.setText(detail.excerpt or "No preview for this file")
+        self.metadata.setText(_metadata_text(artifact))
+        self.title_edit.setText(artifact["title"])
+        self.type_edit.setCurrentIndex(
+            max(self.type_edit.findData(artifact["artifact_type"]), 0)
+        )
+        self.tags_edit.setText(", ".join(artifact["tags"]))
+        self.description_edit.setPlainText(artifact["description"] or "")
+        self._set_detail_enabled(True)
+        self.open_button.setEnabled(
+            bool(detail.web_link)
+            or (bool(detail.local_path) and artifact["source_available"])
+        )
+
+    def _set_detail_enabled(self, enabled: bool) -> None:
+        for widget in (
+            self.title_edit,
+            self.type_edit,
+            self.tags_edit,
+            self.description_edit,
+            self.save_button,
+            self.open_button,
+        ):
+            widget.setEnabled(enabled)
+
+    def _update_actions(self) -> None:
+        rows = self.selected_rows()
+        status = self.status
+        self.approve_action.setEnabled(bool(rows) and status == ArtifactStatus.PENDING)
+        self.reject_action.setEnabled(bool(rows) and status == ArtifactStatus.PENDING)
+        self.archive_action.setEnabled(bool(rows) and status != ArtifactStatus.ARCHIVED)
+        self.restore_action.setEnabled(bool(rows) and status != ArtifactStatus.PENDING)
+
+    # -- actions ----------------------------------------------------------
+
+    def approve(self) -> None:
+        self._move(ArtifactStatus.APPROVED)
+
+    def reject(self) -> None:
+        self._move(ArtifactStatus.REJECTED, self.reason.text().strip() or None)
+
+    def archive(self) -> None:
+        self._move(ArtifactStatus.ARCHIVED)
+
+    def restore(self) -> None:
+        self._move(ArtifactStatus.PENDING)
+
+    def _move(self, target: str, reason: str | None = None) -> None:
+        rows = self.selected_rows()
+        if not rows:
+            return
+        ids = [r.id for r in rows]
+        first = min(self.model.rows.index(r) for r in rows)
+        words = {
+            ArtifactStatus.APPROVED: "Approved",
+            ArtifactStatus.REJECTED: "Rejected",
+            ArtifactStatus.ARCHIVED: "Archived",
+            ArtifactStatus.PENDING: "Moved back to pending",
+        }[ArtifactStatus(target)]
+
+        def work() -> UndoStep:
+            step = move(self.database, ids, target, reason)
+            if self.learn and target == ArtifactStatus.APPROVED:
+                _learn(self.database, self.settings)
+            return step
+
+        def done(step: UndoStep) -> None:
+            step.words = f"{words} {_count_words(len(ids))}"
+            self._push_undo(step)
+            self.model.remove_ids(set(ids))
+            self.reason.clear()
+            self._select_near(first)
+            self.refresh_counts()
+            self.action_done.emit(step.words)
+
+        self._write(work, done, f"{words.split()[0]}...")
+
+    def approve_above(self) -> None:
+        threshold = self.threshold.value()
+
+        def work() -> UndoStep:
+            step = approve_above(self.database, threshold)
+            if self.learn and step.previous:
+                _learn(self.database, self.settings)
+            return step
+
+        def done(step: UndoStep) -> None:
+            step.words = f"Approved {_count_words(len(step.previous))}"
+            if step.previous:
+                self._push_undo(step)
+            self.model.reload()
+            self.refresh_counts()
+            self.action_done.emit(step.words)
+
+        self._write(work, done, "Approving...")
+
+    def undo(self) -> None:
+        if self.writers.busy:
+            # The action to undo may still be on its way; undo it once it landed.
+            QTimer.singleShot(50, self.undo)
+            return
+        if not self.undo_steps:
+            return
+        step = self.undo_steps.pop()
+        self.undo_action.setEnabled(bool(self.undo_steps))
+
+        def done(_result: object) -> None:
+            self.model.reload()
+            self.refresh_counts()
+            self.action_done.emit(f"Undone: {step.words}")
+
+        self._write(lambda: undo_moves(self.database, step), done, "Undoing...")
+
+    def save_edits(self) -> None:
+        if self.detail is None:
+            return
+        artifact = self.detail.artifact
+        title = self.title_edit.text()
+        artifact_type = self.type_edit.currentData()
+        tags = [t.strip() for t in self.tags_edit.text().split(",") if t.strip()]
+        description = self.description_edit.toPlainText()
+        changed_type = artifact_type != artifact["artifact_type"]
+
+        def work() -> ArtifactRow:
+            with self.database.write() as session:
+                edited = queries.edit_artifact(
+                    session,
+                    artifact["id"],
+                    title=title if title != artifact["title"] else None,
+                    artifact_type=artifact_type if changed_type else None,
+                    tags=tags,
+                    description=description,
+                )
+                row = _row(edited)
+            if self.learn and changed_type:
+                _learn(self.database, self.settings)
+            return row
+
+        def done(row: ArtifactRow) -> None:
+            self.model.replace_row(row)
+            if self.detail is not None and self.detail.artifact["id"] == row.id:
+                self.detail.artifact.update(
+                    title=row.title,
+                    artifact_type=row.artifact_type,
+                    tags=tags,
+                    description=description,
+                )
+            self.action_done.emit(f"Saved {row.title}")
+
+        self._write(work, done, "Saving...")
+
+    def open_source(self) -> None:
+        if self.detail is None:
+            return
+        if self.detail.local_path and self.detail.artifact["source_available"]:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.detail.local_path))
+        elif self.detail.web_link:
+            QDesktopServices.openUrl(QUrl(self.detail.web_link))
+
+    def _push_undo(self, step: UndoStep) -> None:
+        self.undo_steps.append(step)
+        self.undo_action.setEnabled(True)
+        self.undo_action.setText(f"Undo {step.words.lower()}")
+
+    def _select_near(self, number: int) -> None:
+        if not self.model.rows:
+            self._show_detail(None)
+            self._update_actions()
+            return
+        number = min(number, len(self.model.rows) - 1)
+        self.table.selectRow(number)
+        self.table.setFocus()
+        self._update_actions()
+
+    def _write(self, work: Any, done: Any, words: str) -> None:
+        self.progress.setVisible(True)
+        self.statusBar().showMessage(words)
+
+        def finished(result: Any) -> None:
+            self.progress.setVisible(self.writers.busy)
+            self.statusBar().clearMessage()
+            done(result)
+
+        def failed(message: str) -> None:
+            self.progress.setVisible(self.writers.busy)
+            self.show_error(message)
+
+        self.writers.run(work, finished, failed)
+
+    def show_error(self, message: str) -> None:
+        self.statusBar().showMessage(f"Could not finish: {message}", 15000)
+
+    def show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    # -- remembering ------------------------------------------------------
+
+    def _restore(self) -> None:
+        store = self.ui_settings
+        geometry = store.value("review/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        header = store.value("review/columns")
+        if isinstance(header, QByteArray):
+            self.table.horizontalHeader().restoreState(header)
+        splitter = store.value("review/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        widgets: list[QWidget] = [
+            self.tabs,
+            self.search,
+            self.type_filter,
+            self.min_confidence,
+            self.max_confidence,
+            self.date_from,
+            self.date_to,
+        ]
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.tabs.setCurrentIndex(int(str(store.value("filter/tab", 0) or 0)))
+        self.search.setText(str(store.value("filter/search", "") or ""))
+        found = self.type_filter.findData(store.value("filter/type"))
+        self.type_filter.setCurrentIndex(max(found, 0))
+        self.min_confidence.setValue(float(str(store.value("filter/min", 0.0) or 0.0)))
+        self.max_confidence.setValue(float(str(store.value("filter/max", 1.0) or 1.0)))
+        for box, key in ((self.date_from, "filter/from"), (self.date_to, "filter/to")):
+            text = str(store.value(key, "") or "")
+            date = QDate.fromString(text, Qt.DateFormat.ISODate) if text else ANY_DATE
+            box.setDate(date if date.isValid() else ANY_DATE)
+        for widget in widgets:
+            widget.blockSignals(False)
+
+    def remember(self) -> None:
+        store = self.ui_settings
+        store.setValue("review/geometry", self.saveGeometry())
+        store.setValue("review/columns", self.table.horizontalHeader().saveState())
+        store.setValue("review/splitter", self.splitter.saveState())
+        store.setValue("filter/tab", self.tabs.currentIndex())
+        store.setValue("filter/search", self.search.text())
+        store.setValue("filter/type", self.type_filter.currentData() or "")
+        store.setValue("filter/source", self.source_filter.currentData() or "")
+        store.setValue("filter/min", self.min_confidence.value())
+        store.setValue("filter/max", self.max_confidence.value())
+        for box, key in ((self.date_from, "filter/from"), (self.date_to, "filter/to")):
+            date = box.date()
+            store.setValue(
+                key, "" if date == ANY_DATE else date.toString(Qt.DateFormat.ISODate)
+            )
+        store.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.remember()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        self.readers.wait()
+        self.writers.wait()
+
+
+def _day_start(day: QDate) -> datetime | None:
+    if day == ANY_DATE:
+        return None
+    local = datetime(day.year(), day.month(), day.day()).astimezone()
+    return local.astimezone(UTC)
+
+
+def _day_end(date: QDate) -> datetime | None:
+    if date == ANY_DATE:
+        return None
+    start = _day_start(date.addDays(1))
+    return start
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _count_words(count: int) -> str:
+    return f"{count:,} artifact" + ("" if count == 1 else "s")
+
+
+def _metadata_text(artifact: dict[str, Any]) -> str:
+    meta = artifact.get("metadata") or {}
+    lines = [
+        f"Source: {artifact['source_path']}",
+        f"Size: {_size_words(int(artifact['size_bytes'] or 0))}"
+        f"  ·  {artifact['mime_type']}",
+        f"Captured: {str(artifact['captured_date'])[:10]}"
+        + (
+            f"  ·  modified {str(artifact['modified_at'])[:10]}"
+            if artifact.get("modified_at")
+            else ""
+        ),
+        f"Classified by {artifact['classified_by']}: "
+        f"{TYPE_WORDS.get(artifact['artifact_type'], artifact['artifact_type'])}, "
+        f"{float(artifact['confidence']):.0%}",
+    ]
+    for key, words in (
+        ("pages", "Pages"),
+        ("slides", "Slides"),
+        ("dimensions", "Dimensions"),
+        ("width", "Width"),
+        ("height", "Height"),
+        ("duration_seconds", "Duration (s)"),
+        ("doi", "DOI"),
+        ("arxiv_id", "arXiv"),
+        ("reason", "Why"),
+        ("classifier_reason", "Why"),
+    ):
+        if meta.get(key) not in (None, "", []):
+            lines.append(f"{words}: {meta[key]}")
+    if artifact.get("review_reason"):
+        lines.append(f"Reason: {artifact['review_reason']}")
+    return "\n".join(lines)
+
+
+def _size_words(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"

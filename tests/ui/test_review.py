@@ -1,0 +1,424 @@
+"""The review window over a real synced folder: review, edit, bulk, undo, filters."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from pytestqt.qtbot import QtBot
+from sqlalchemy import event, select
+
+from midst_desktop.store import queries
+from midst_desktop.store.models import Artifact, ArtifactStatus, utcnow
+from midst_desktop.ui.review import PAGE_SIZE, ReviewWindow
+from tests.ui.conftest import Synced, sqlite_only
+
+
+def statuses(synced: Synced) -> dict[str, str]:
+    with synced.database.read() as session:
+        return {a.id: a.status for a in session.scalars(select(Artifact))}
+
+
+def open_window(qtbot: QtBot, synced: Synced) -> ReviewWindow:
+    window = ReviewWindow(synced.database, synced.settings, learn=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.model.loading and bool(window.counts))
+    return window
+
+
+def settle(qtbot: QtBot, window: ReviewWindow) -> None:
+    qtbot.waitUntil(
+        lambda: (
+            not window.writers.busy
+            and not window.readers.busy
+            and not window.model.loading
+        )
+    )
+
+
+@sqlite_only
+def test_pending_tab_lists_every_pending_artifact_with_counts(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+
+    pending = [i for i, s in statuses(synced).items() if s == ArtifactStatus.PENDING]
+    assert len(pending) >= 6
+    assert sorted(r.id for r in window.model.rows) == sorted(pending)
+    assert window.tabs.tabText(0) == f"Pending ({len(pending)})"
+    assert window.tabs.tabText(1) == "Approved (0)"
+    settle(qtbot, window)
+    assert window.detail is not None
+    assert window.detail.artifact["id"] == window.model.rows[0].id
+
+
+def test_keyboard_only_review_approves_rejects_and_undoes(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    table = window.table
+    table.setFocus()
+    first, second = window.model.rows[0].id, window.model.rows[1].id
+
+    qtbot.keyClick(table, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: statuses(synced)[first] == ArtifactStatus.APPROVED)
+    settle(qtbot, window)
+    assert first not in {r.id for r in window.model.rows}
+    # The next artifact is current, so review goes on without the mouse.
+    assert window.model.row_at(table.currentIndex().row()).id == second
+
+    window.reason.setText("a duplicate")
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: statuses(synced)[second] == ArtifactStatus.REJECTED)
+    with synced.database.read() as session:
+        assert queries.get_artifact(session, second).review_reason == "a duplicate"
+    settle(qtbot, window)
+    assert window.tabs.tabText(1) == "Approved (1)"
+    assert window.tabs.tabText(2) == "Rejected (1)"
+
+    qtbot.keyClick(table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: statuses(synced)[second] == ArtifactStatus.PENDING)
+    assert statuses(synced)[first] == ArtifactStatus.APPROVED
+    settle(qtbot, window)
+    assert second in {r.id for r in window.model.rows}
+
+
+@sqlite_only
+def test_down_moves_and_archive_key_archives_the_current_artifact(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Down)
+    current = window.model.row_at(window.table.currentIndex().row())
+    assert current is not None and current.id == window.model.rows[1].id
+
+    qtbot.keyClick(window.table, Qt.Key.Key_E)
+    qtbot.waitUntil(lambda: statuses(synced)[current.id] == ArtifactStatus.ARCHIVED)
+
+
+@sqlite_only
+def test_single_letter_keys_in_a_text_field_do_not_review(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    before = statuses(synced)
+    qtbot.keyClicks(window.reason, "are")
+    settle(qtbot, window)
+    assert statuses(synced) == before
+
+
+@sqlite_only
+def test_bulk_archive_of_a_selection_and_its_undo(qtbot: QtBot, synced: Synced) -> None:
+    window = open_window(qtbot, synced)
+    every = {r.id for r in window.model.rows}
+    window.table.selectAll()
+
+    window.archive_action.trigger()
+    qtbot.waitUntil(
+        lambda: all(statuses(synced)[i] == ArtifactStatus.ARCHIVED for i in every)
+    )
+    settle(qtbot, window)
+    assert window.model.rows == []
+    assert window.tabs.tabText(3) == f"Archived ({len(every)})"
+
+    window.undo_action.trigger()
+    qtbot.waitUntil(
+        lambda: all(statuses(synced)[i] == ArtifactStatus.PENDING for i in every)
+    )
+    settle(qtbot, window)
+    assert {r.id for r in window.model.rows} == every
+
+
+@sqlite_only
+def test_undo_of_an_archived_approval_makes_it_approved_again(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    target = window.model.rows[0].id
+    window.approve_action.trigger()
+    qtbot.waitUntil(lambda: statuses(synced)[target] == ArtifactStatus.APPROVED)
+    window.tabs.setCurrentIndex(1)
+    settle(qtbot, window)
+    window.table.selectRow(0)
+    window.archive_action.trigger()
+    qtbot.waitUntil(lambda: statuses(synced)[target] == ArtifactStatus.ARCHIVED)
+
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: statuses(synced)[target] == ArtifactStatus.APPROVED)
+
+
+@sqlite_only
+def test_editing_title_type_tags_and_description_is_saved(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    settle(qtbot, window)
+    target = window.detail.artifact["id"]  # type: ignore[union-attr]
+
+    window.title_edit.setText("Layered sediments, revised")
+    window.type_edit.setCurrentIndex(window.type_edit.findData("dataset"))
+    window.tags_edit.setText("geology, field work, geology")
+    window.description_edit.setPlainText("Measurements from the delta.")
+    qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+
+    def saved() -> bool:
+        with synced.database.read() as session:
+            return queries.get_artifact(session, target).description is not None
+
+    qtbot.waitUntil(saved)
+    with synced.database.read() as session:
+        artifact = queries.get_artifact(session, target)
+        assert artifact.title == "Layered sediments, revised"
+        assert artifact.artifact_type == "dataset"
+        assert artifact.classified_by == "user"
+        assert artifact.tags == ["field work", "geology"]
+        assert artifact.description == "Measurements from the delta."
+    settle(qtbot, window)
+    row = next(r for r in window.model.rows if r.id == target)
+    assert row.title == "Layered sediments, revised"
+
+
+def test_type_filter_search_and_confidence_are_answered_by_the_store(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    with synced.database.read() as session:
+        every = queries.list_artifacts(session, queries.ArtifactFilter(), 100)
+    common = max(
+        {a.artifact_type for a in every},
+        key=lambda t: sum(a.artifact_type == t for a in every),
+    )
+
+    window.type_filter.setCurrentIndex(window.type_filter.findData(common))
+    settle(qtbot, window)
+    assert {r.id for r in window.model.rows} == {
+        a.id for a in every if a.artifact_type == common
+    }
+
+    window.type_filter.setCurrentIndex(0)
+    qtbot.keyClicks(window.search, "sediments")
+    qtbot.waitUntil(lambda: window.model.wanted.search == "sediments")
+    settle(qtbot, window)
+    found = {r.id for r in window.model.rows}
+    assert found
+    with synced.database.read() as session:
+        titles = {queries.get_artifact(session, i).name for i in found}
+    assert "sediments.md" in titles
+    assert "fit.py" not in titles
+
+    window.search.clear()
+    window.min_confidence.setValue(0.99)
+    settle(qtbot, window)
+    assert all(r.confidence >= 0.99 for r in window.model.rows)
+    assert len(window.model.rows) == sum(a.confidence >= 0.99 for a in every)
+
+    window.min_confidence.setValue(0.0)
+    tomorrow = utcnow() + timedelta(days=2)
+    window.date_from.setDate(tomorrow.date())
+    settle(qtbot, window)
+    assert window.model.rows == []
+
+
+@sqlite_only
+def test_approve_all_above_a_confidence_shows_the_count_first(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    with synced.database.read() as session:
+        every = queries.list_artifacts(session, queries.ArtifactFilter(), 100)
+    # The box shows two decimals, so the threshold is one it can hold.
+    threshold = round(sorted(a.confidence for a in every)[len(every) // 2] - 0.005, 2)
+    expected = {a.id for a in every if a.confidence >= threshold}
+
+    window.threshold.setValue(threshold)
+    qtbot.waitUntil(
+        lambda: window.threshold_count.text() == f"({len(expected)} would be approved)"
+    )
+    assert all(s == ArtifactStatus.PENDING for s in statuses(synced).values())
+
+    window.approve_above_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            {i for i, s in statuses(synced).items() if s == ArtifactStatus.APPROVED}
+            == expected
+        )
+    )
+    window.undo_action.trigger()
+    qtbot.waitUntil(
+        lambda: all(s == ArtifactStatus.PENDING for s in statuses(synced).values())
+    )
+
+
+@sqlite_only
+def test_the_window_remembers_filter_columns_and_tab(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    window.tabs.setCurrentIndex(2)
+    window.search.setText("river")
+    window.type_filter.setCurrentIndex(window.type_filter.findData("creative_writing"))
+    window.table.horizontalHeader().resizeSection(0, 211)
+    settle(qtbot, window)
+    window.close()
+
+    again = open_window(qtbot, synced)
+    assert again.tabs.currentIndex() == 2
+    assert again.search.text() == "river"
+    assert again.type_filter.currentData() == "creative_writing"
+    assert again.table.horizontalHeader().sectionSize(0) == 211
+    assert again.model.wanted.status == ArtifactStatus.REJECTED
+    assert (synced.settings.data_dir / "ui.ini").is_file()
+
+
+@sqlite_only
+def test_every_widget_has_an_accessible_name(qtbot: QtBot, synced: Synced) -> None:
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QPlainTextEdit,
+        QTabBar,
+        QTableView,
+    )
+
+    window = open_window(qtbot, synced)
+    kinds = (
+        QAbstractButton,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QPlainTextEdit,
+        QTableView,
+    )
+    unnamed = [
+        w
+        for kind in kinds
+        for w in window.findChildren(kind)
+        if not w.accessibleName()
+        and w.parent() is not None
+        # Qt's own inner parts (a spin box's line edit, a tab bar's scroll
+        # buttons, a line edit's clear button) take their owner's name.
+        and not isinstance(
+            w.parent(), QAbstractSpinBox | QComboBox | QTabBar | QLineEdit
+        )
+    ]
+    assert unnamed == []
+
+
+@sqlite_only
+def test_a_source_file_that_is_gone_shows_its_badge(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    from tests.support.store import engine
+
+    (synced.folder / "writing" / "ode.txt").unlink()
+    engine(synced.database, synced.settings).sync(
+        synced.integration_id, "full", "manual"
+    )
+    window = open_window(qtbot, synced)
+    gone = next(n for n, r in enumerate(window.model.rows) if not r.source_available)
+    window.table.selectRow(gone)
+    qtbot.waitUntil(
+        lambda: (
+            window.detail is not None
+            and window.detail.artifact["id"] == window.model.rows[gone].id
+        )
+    )
+    assert window.gone_badge.isVisibleTo(window)
+    assert not window.open_button.isEnabled()
+
+
+@sqlite_only
+def test_an_image_gets_a_thumbnail_and_a_text_file_an_excerpt(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    by_title = {r.title.lower(): n for n, r in enumerate(window.model.rows)}
+    image = next(n for t, n in by_title.items() if "sketch" in t)
+    window.table.selectRow(image)
+    qtbot.waitUntil(
+        lambda: (
+            window.preview.pixmap() is not None and not window.preview.pixmap().isNull()
+        )
+    )
+    assert window.preview.pixmap().width() <= 320
+
+    poem = next(n for t, n in by_title.items() if "ode" in t)
+    window.table.selectRow(poem)
+    qtbot.waitUntil(lambda: "river bends" in window.preview.text())
+
+
+def test_pages_are_fetched_as_the_table_scrolls(qtbot: QtBot, synced: Synced) -> None:
+    base = utcnow()
+    with synced.database.write() as session:
+        for number in range(PAGE_SIZE * 2 + 37):
+            session.add(
+                Artifact(
+                    integration_id=synced.integration_id,
+                    source_provider="local",
+                    source_id=f"bulk/{number}.txt",
+                    source_path=f"/bulk/{number}.txt",
+                    name=f"{number}.txt",
+                    title=f"Bulk {number}",
+                    mime_type="text/plain",
+                    artifact_type="other",
+                    confidence=0.5,
+                    captured_date=base - timedelta(minutes=number % 50),
+                )
+            )
+    window = open_window(qtbot, synced)
+    assert len(window.model.rows) == PAGE_SIZE
+    assert window.model.canFetchMore()
+
+    for _ in range(3):
+        window.table.scrollToBottom()
+        settle(qtbot, window)
+    with synced.database.read() as session:
+        expected = [
+            a.id
+            for a in queries.list_artifacts(
+                session, queries.ArtifactFilter(status="pending"), 10_000
+            )
+        ]
+    assert [r.id for r in window.model.rows] == expected
+    assert not window.model.canFetchMore()
+
+
+def test_the_gui_thread_keeps_running_while_the_store_is_slow(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    settle(qtbot, window)
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(1))
+
+    def slow(*_args: Any) -> None:
+        time.sleep(0.4)
+
+    engine = synced.database.engine
+    event.listen(engine, "before_cursor_execute", slow)
+    try:
+        timer.start()
+        window.type_filter.setCurrentIndex(window.type_filter.findData("other"))
+        assert window.model.loading
+        during: list[int] = []
+
+        def loaded() -> bool:
+            if window.model.loading:
+                during.append(len(ticks))
+            return not window.model.loading
+
+        qtbot.waitUntil(loaded, timeout=20000)
+    finally:
+        event.remove(engine, "before_cursor_execute", slow)
+        timer.stop()
+    # While the page was on its way, the event loop kept serving the timer.
+    assert max(during) >= 5

@@ -527,6 +527,14 @@ def stored(data_dir: Path) -> dict[str, tuple[str, str]]:
         conn.close()
 
 
+def run_statuses(data_dir: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{data_dir / 'midst.db'}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in conn.execute("SELECT status FROM runs ORDER BY id")]
+    finally:
+        conn.close()
+
+
 @pytest.mark.parametrize("limit", ["tmpfs", "page_count"])
 def test_a_full_disk_under_the_data_dir_is_one_line_and_loses_nothing(
     limit: str, tmp_path: Path, documents: Path, capsys: pytest.CaptureFixture[str]
@@ -567,6 +575,8 @@ def test_a_full_disk_under_the_data_dir_is_one_line_and_loses_nothing(
         after = stored(midst.data_dir)
         assert len(after) == 2 + NEW_FILES
         assert after["poems/winter.md"] == (approved_id, "approved")
+        # The run the full disk stopped is on record as failed, not running.
+        assert run_statuses(midst.data_dir) == ["succeeded", "failed", "succeeded"]
 
 
 # -- a damaged store -----------------------------------------------------------

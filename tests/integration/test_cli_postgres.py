@@ -55,7 +55,9 @@ def postgres_database(
 
 
 def test_midst_database_url_puts_the_same_data_in_postgresql(
-    tmp_path: Path, postgres_database: tuple[str, Database]
+    tmp_path: Path,
+    postgres_database: tuple[str, Database],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     database_url, database = postgres_database
     root = make_tree(tmp_path / "Documents", files=12)
@@ -64,8 +66,10 @@ def test_midst_database_url_puts_the_same_data_in_postgresql(
 
     cli.run("integrations", "add", "local", str(root), env=env)
     run = cli.run("sync", "1", "--json", env=env).json()
-    listed = cli.run("artifacts", "list", "--limit", "100", "--json", env=env).json()
-    report = cli.run("health", "--json", env=env).json()
+    # The same variable, read by main() in this process.
+    monkeypatch.setenv("MIDST_DATABASE_URL", database_url)
+    listed = cli.call_json("artifacts", "list", "--limit", "100")
+    report = cli.call_json("health")
 
     assert run["counts"]["created"] == 12
     assert len(listed) == 12
@@ -74,11 +78,10 @@ def test_midst_database_url_puts_the_same_data_in_postgresql(
     assert report["checks"]["database"] == "ok"
     assert not (tmp_path / "data" / "midst.db").exists()
     # Full-text search runs on PostgreSQL's own index.
-    on_postgres = Cli(tmp_path / "data", database_url=database_url)
-    found = on_postgres.call_json("artifacts", "list", "--search", "essay 3")
+    found = cli.call_json("artifacts", "list", "--search", "essay 3")
     assert [a["source_id"] for a in found] == ["folder3/essay 3.md"]
     # backup is SQLite's; PostgreSQL has pg_dump, and the CLI says so.
-    refused = cli.run("backup", str(tmp_path / "store.db"), env=env, expect=1)
+    refused = cli.call("backup", str(tmp_path / "store.db"), expect=1)
     assert "pg_dump" in refused.error_line
 
 

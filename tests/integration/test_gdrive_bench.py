@@ -14,8 +14,8 @@ def test_the_gdrive_benchmark_meets_the_ideal_request_counts(tmp_path: Path) -> 
     # Start token, root, one page of folders, one page of files.
     assert result["full"]["listing_requests"] == 4
     assert result["full"]["downloads"] == result["full"]["ideal_downloads"] == 3
-    # Sixty folders: two parallel queries of up to fifty parents.
-    assert result["full_included_folders"]["listing_requests"] == 5
+    # /Work holds every folder: the whole drive, filtered.
+    assert result["full_included_folders"]["listing_requests"] == 4
     assert result["after_changes"]["listing_requests"] == 1
     assert result["after_changes"]["run"]["removed"] == 20
     assert result["no_change"]["requests"] == 1

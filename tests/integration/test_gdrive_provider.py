@@ -81,6 +81,8 @@ def test_included_folders_are_listed_in_parallel_queries_of_fifty_parents(
         folder = account.add_folder(f"part {number}", top)
         wanted.append(account.add_file(f"f{number}.txt", folder, b"x", "text/plain"))
     outside = account.add_file("elsewhere.txt", None, b"y", "text/plain")
+    for number in range(130):
+        account.add_folder(f"other {number}")
     p = provider(plain_settings, drive)
     drive.reset_counts()
 
@@ -89,6 +91,27 @@ def test_included_folders_are_listed_in_parallel_queries_of_fifty_parents(
     assert set(found) == set(wanted) and outside not in found
     # root, folders, then 121 folders in queries of 50.
     assert drive.api_requests == 1 + 1 + 3
+
+
+def test_included_folders_holding_most_of_the_drive_are_one_filtered_listing(
+    plain_settings: Settings, drive: DriveEmulator
+) -> None:
+    account = drive.account
+    top = account.add_folder("Work")
+    wanted = []
+    for number in range(120):
+        folder = account.add_folder(f"part {number}", top)
+        wanted.append(account.add_file(f"f{number}.txt", folder, b"x", "text/plain"))
+    outside = account.add_folder("Elsewhere")
+    account.add_file("elsewhere.txt", outside, b"y", "text/plain")
+    p = provider(plain_settings, drive)
+    drive.reset_counts()
+
+    found = listing(p, included_folders=("/Work",))
+
+    assert set(found) == set(wanted)
+    # root, folders, one page of the whole drive.
+    assert drive.api_requests == 1 + 1 + 1
 
 
 def test_changes_follow_renames_moves_trash_and_deletion(

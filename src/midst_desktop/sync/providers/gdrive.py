@@ -378,12 +378,22 @@ class DriveProvider(Provider):
     def list_files(self, config: FolderConfig, scope: Scope) -> Iterator[ListedFile]:
         tree = self._list_folders()
         tops = self._tops(tree, config, scope)
+        whole_drive = f"mimeType != '{FOLDER}' and trashed = false"
         if tops == [tree.root_id]:
-            items = self._list_query(
-                f"mimeType != '{FOLDER}' and trashed = false", LIST_FIELDS
-            )
+            items = self._list_query(whole_drive, LIST_FIELDS)
         else:
-            items = self._list_parents(tree.subtree(tops), trashed=False)
+            below = tree.subtree(tops)
+            if len(below) * 2 >= len(tree.folders):
+                # Most of the drive is included: one whole-drive listing costs
+                # fewer requests than a query per 50 folders.
+                wanted = set(below)
+                items = (
+                    item
+                    for item in self._list_query(whole_drive, LIST_FIELDS)
+                    if (item.get("parents") or [None])[0] in wanted
+                )
+            else:
+                items = self._list_parents(below, trashed=False)
         for item in items:
             listed = self._listed(item, tree)
             if listed is not None:

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 # Before Qt loads: the tests draw real widgets without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from midst_desktop.agent import Agent
@@ -33,6 +35,21 @@ POEM = "Ode to the river\n\nThe river bends and sings,\nand carries evening ligh
 CODE = (
     "def fit(points):\n    '''Least squares.'''\n    return sum(points) / len(points)\n"
 )
+
+
+# The machine may be busy: a wait ends as soon as its condition holds, so a
+# long limit costs nothing when things are quick.
+WAIT_MS = 20000
+
+
+class PatientQtBot(QtBot):
+    def waitUntil(self, callback: Any, *, timeout: int = WAIT_MS) -> None:
+        super().waitUntil(callback, timeout=timeout)
+
+
+@pytest.fixture
+def qtbot(qapp: Any, request: pytest.FixtureRequest) -> QtBot:
+    return PatientQtBot(request)
 
 
 # Most window tests run on SQLite only; those whose queries differ between

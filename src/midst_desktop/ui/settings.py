@@ -181,13 +181,14 @@ def preview_skips(
     counts: dict[str, int] = {"taken": 0}
     with database.read() as session:
         rows = session.execute(
-            select(SourceFile.path, SourceFile.size, SourceFile.mime_type).where(
+            select(SourceFile.source_id, SourceFile.size, SourceFile.mime_type).where(
                 SourceFile.integration_id == integration_id,
                 SourceFile.vanished_at.is_(None),
             )
         )
-        for path, size, mime_type in rows:
-            rooted = path if path.startswith("/") else "/" + path
+        for source_id, size, mime_type in rows:
+            # Folder config globs match '/'-rooted paths inside the source.
+            rooted = source_id if source_id.startswith("/") else "/" + source_id
             reason = config.skip_reason(rooted, int(size or 0), mime_type)
             key = reason or "taken"
             counts[key] = counts.get(key, 0) + 1

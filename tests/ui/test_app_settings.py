@@ -1,0 +1,245 @@
+"""The app without a tray, the first-run onboarding, and the settings window."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+from sqlalchemy import func, select
+
+from midst_desktop.agent import Agent
+from midst_desktop.config import Settings, load_settings
+from midst_desktop.store import queries
+from midst_desktop.store.db import Database
+from midst_desktop.store.models import Artifact, Integration
+from midst_desktop.ui.app import NO_TRAY_NOTICE, DesktopApp
+from midst_desktop.ui.launch import NO_DISPLAY, gui_problem
+from midst_desktop.ui.settings import (
+    SettingsWindow,
+    needs_onboarding,
+    suggested_folders,
+)
+from tests.ui.conftest import Synced, fill_folder, sqlite_only
+
+
+@pytest.fixture
+def empty_agent(database: Database, settings: Settings) -> Iterator[Agent]:
+    running = Agent(database, settings, startup_delay=timedelta(hours=1))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    yield running
+    running.stopping.set()
+    thread.join(30)
+
+
+def artifact_count(database: Database) -> int:
+    with database.read() as session:
+        return int(session.scalar(select(func.count()).select_from(Artifact)) or 0)
+
+
+def test_onboarding_leads_to_the_first_integration_and_its_first_sync(
+    qtbot: QtBot,
+    database: Database,
+    settings: Settings,
+    empty_agent: Agent,
+    tmp_path: Path,
+) -> None:
+    assert needs_onboarding(database)
+    window = SettingsWindow(database, settings, empty_agent.scheduler, onboarding=True)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.pages.currentIndex() == 0
+    folder = tmp_path / "Documents"
+    fill_folder(folder)
+
+    window.add_folder(str(folder))
+
+    qtbot.waitUntil(lambda: artifact_count(database) >= 6, timeout=60000)
+    with database.read() as session:
+        [integration] = queries.list_integrations(session)
+    assert integration.root_path == str(folder.resolve())
+    qtbot.waitUntil(lambda: window.done_button.isVisibleTo(window))
+    assert "first sync has started" in window.onboarding_progress.text()
+    assert not needs_onboarding(database)
+    window.done_button.click()
+    assert window.pages.currentIndex() == 1
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    window.shutdown()
+
+
+@sqlite_only
+def test_skipping_onboarding_is_remembered(
+    qtbot: QtBot, database: Database, settings: Settings, empty_agent: Agent
+) -> None:
+    window = SettingsWindow(database, settings, empty_agent.scheduler, onboarding=True)
+    qtbot.addWidget(window)
+    window.skip_button.click()
+    qtbot.waitUntil(lambda: not needs_onboarding(database))
+    assert window.pages.currentIndex() == 1
+    window.shutdown()
+
+
+@sqlite_only
+def test_adding_a_folder_inside_another_is_refused_with_a_clear_line(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    window.add_folder(str(synced.folder / "writing"))
+    qtbot.waitUntil(lambda: "overlaps" in window.last_message)
+    assert "\n" not in window.last_message
+    with synced.database.read() as session:
+        assert len(queries.list_integrations(session)) == 1
+    window.shutdown()
+
+
+@sqlite_only
+def test_folder_config_preview_counts_what_would_be_skipped_and_saves(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    assert window.table.item(0, 0).text() == "work"
+    seen = int(window.table.item(0, 5).text())
+    assert seen >= 6
+
+    window.patterns_edit.setPlainText("*.py\n/writing/*")
+    qtbot.waitUntil(lambda: window.skip_preview.text().startswith("3 excluded"))
+    window.patterns_edit.setPlainText("")
+    qtbot.waitUntil(lambda: window.skip_preview.text().startswith("nothing of"))
+
+    window.patterns_edit.setPlainText("*.py")
+    window.save_folder_button.click()
+
+    def saved() -> bool:
+        with synced.database.read() as session:
+            integration = session.get(Integration, synced.integration_id)
+            return integration.folder_config["excluded_patterns"] == ["*.py"]
+
+    qtbot.waitUntil(saved)
+    window.shutdown()
+
+
+@sqlite_only
+def test_disconnect_keeping_artifacts(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    before = artifact_count(synced.database)
+
+    with qtbot.waitSignal(window.integrations_changed, timeout=10000):
+        window.disconnect_selected(delete_artifacts=False)
+
+    with synced.database.read() as session:
+        assert queries.list_integrations(session) == []
+    assert artifact_count(synced.database) == before
+    qtbot.waitUntil(lambda: window.table.rowCount() == 0)
+    window.shutdown()
+
+
+@sqlite_only
+def test_start_at_login_writes_and_removes_the_autostart_entry(
+    qtbot: QtBot,
+    synced: Synced,
+    agent: Agent,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    entry = tmp_path / "xdg" / "autostart" / "midst-desktop.desktop"
+
+    window.login_box.setChecked(True)
+    assert "Exec=midst-desktop" in entry.read_text()
+    window.login_box.setChecked(False)
+    assert not entry.exists()
+    window.shutdown()
+
+
+@sqlite_only
+def test_schedule_and_endpoint_settings_are_saved_for_the_next_start(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    window.incremental_minutes.setValue(30)
+    window.full_hours.setValue(12)
+    window.endpoint_box.setChecked(True)
+    window.endpoint_port.setValue(4555)
+    window.endpoint_token.setText('tok"en')
+    window.save_general_button.click()
+    qtbot.waitUntil(lambda: window.last_message.startswith("Saved to"))
+
+    again = load_settings(
+        data_dir=str(synced.settings.data_dir),
+        database_url=synced.settings.database_url,
+        environ={},
+    )
+    assert again.incremental_interval_minutes == 30
+    assert again.full_interval_hours == 12
+    assert again.endpoint_enabled
+    assert again.endpoint_port == 4555
+    assert again.endpoint_token == 'tok"en'
+    window.shutdown()
+
+
+def test_suggested_folders_are_the_cloud_folders_that_exist(tmp_path: Path) -> None:
+    (tmp_path / "OneDrive").mkdir()
+    (tmp_path / "OneDrive - University").mkdir()
+    found = suggested_folders(tmp_path)
+    assert found == [
+        ("OneDrive", tmp_path / "OneDrive"),
+        ("OneDrive", tmp_path / "OneDrive - University"),
+    ]
+    icloud = tmp_path / "Library" / "Mobile Documents" / "com~apple~CloudDocs"
+    icloud.mkdir(parents=True)
+    assert suggested_folders(tmp_path)[0] == ("iCloud Drive", icloud)
+
+
+@sqlite_only
+def test_without_a_tray_the_review_window_opens_and_says_why(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    agent = Agent(synced.database, synced.settings, startup_delay=timedelta(hours=1))
+    desktop = DesktopApp(
+        synced.database, synced.settings, agent, use_tray=False, learn=False
+    )
+    desktop.start()
+    try:
+        review = desktop.review
+        assert review is not None and review.isVisible()
+        qtbot.addWidget(review)
+        assert review.notice.text() == NO_TRAY_NOTICE
+        assert review.notice.isVisibleTo(review)
+        qtbot.waitUntil(lambda: agent.scheduler.running, timeout=10000)
+        # The menu works without a tray host: it opens the settings window.
+        desktop.tray.settings_action.trigger()
+        assert desktop.settings_window is not None
+        assert desktop.settings_window.isVisible()
+        qtbot.addWidget(desktop.settings_window)
+        assert desktop.settings_window.pages.currentIndex() == 1
+    finally:
+        desktop.shutdown()
+    assert agent.stopping.is_set()
+    assert not agent.scheduler.running
+
+
+def test_without_a_display_the_app_is_not_started() -> None:
+    assert gui_problem({"PATH": "/usr/bin"}) == NO_DISPLAY
+
+
+def test_a_display_nobody_serves_falls_back_to_the_agent(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "DISPLAY": ":87", "XAUTHORITY": str(tmp_path / "none")}
+    env.pop("QT_QPA_PLATFORM", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    assert gui_problem(env) == "Qt cannot start on this display"

@@ -806,6 +806,18 @@ def test_a_folder_from_first_sync_through_every_kind_of_change(tmp_path: Path) -
     for row in first.values():
         assert_artifact(row)
         assert row["source_path"] == str(root / row["source_id"])
+    # What was not taken in is recorded with its reason, not dropped.
+    connection = sqlite3.connect(cli.data_dir / "midst.db")
+    try:
+        skipped = dict(
+            connection.execute(
+                "SELECT source_id, skip_reason FROM source_files "
+                "WHERE skip_reason IS NOT NULL"
+            ).fetchall()
+        )
+    finally:
+        connection.close()
+    assert skipped == {"proj/node_modules/": "excluded", "video/huge.mp4": "too_large"}
     poem, talk = first["poems/winter.md"]["id"], first["talks/keynote.pptx"]["id"]
     cli.call("artifacts", "approve", poem)
     cli.call("artifacts", "reject", talk, "--reason", "old talk")

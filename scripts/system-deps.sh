@@ -14,6 +14,10 @@ need_command() {  # need_command COMMAND PACKAGE
   command -v "$1" >/dev/null 2>&1 || missing+=("$2")
 }
 
+need_library() {  # need_library SONAME PACKAGE
+  ldconfig -p 2>/dev/null | grep -q "$1" || missing+=("$2")
+}
+
 for need in "${want[@]}"; do
   case "$need" in
     test)
@@ -26,6 +30,10 @@ for need in "${want[@]}"; do
       need_command Xvfb xvfb
       need_command xauth xauth
       need_command import imagemagick
+      # Qt's X11 platform plugin, for the desktop app's screenshots.
+      need_library libxcb-cursor.so.0 libxcb-cursor0
+      need_library libxcb-icccm.so.4 libxcb-icccm4
+      need_library libxcb-keysyms.so.1 libxcb-keysyms1
       # Debian packages of the app are built and installed in CI.
       need_command fakeroot fakeroot
       ;;

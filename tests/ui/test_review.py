@@ -347,7 +347,7 @@ def test_an_image_gets_a_thumbnail_and_a_text_file_an_excerpt(
             window.preview.pixmap() is not None and not window.preview.pixmap().isNull()
         )
     )
-    assert window.preview.pixmap().width() <= 320
+    assert window.preview.pixmap().width() <= 224
 
     poem = next(n for t, n in by_title.items() if "ode" in t)
     window.table.selectRow(poem)

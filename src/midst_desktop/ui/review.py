@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -78,7 +79,7 @@ STATUSES = (
 )
 # Thumbnails are decoded at most this large, and pictures with more pixels
 # than this are not decoded at all: a hostile image costs nothing.
-THUMBNAIL_SIZE = 320
+THUMBNAIL_SIZE = 224
 MAX_PREVIEW_PIXELS = 40_000_000
 EXCERPT_CHARS = 1200
 SEARCH_DELAY_MS = 250
@@ -481,6 +482,8 @@ class ReviewWindow(QMainWindow):
         layout.addWidget(self.notice)
 
         self.tabs = QTabBar(central)
+        self.tabs.setExpanding(False)
+        self.tabs.setDocumentMode(True)
         for status in STATUSES:
             self.tabs.addTab(status.capitalize())
         _named(self.tabs, "Status tabs", "Pending, approved, rejected, archived")
@@ -504,10 +507,11 @@ class ReviewWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        header.resizeSection(0, 320)
+        header.resizeSection(0, 300)
         header.resizeSection(1, 130)
         header.resizeSection(2, 90)
         header.resizeSection(3, 110)
+        header.resizeSection(4, 100)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self._update_actions()
@@ -516,6 +520,7 @@ class ReviewWindow(QMainWindow):
         self.splitter.addWidget(self._build_detail(self.splitter))
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([740, 520])
         layout.addWidget(self.splitter, 1)
         layout.addLayout(self._build_actions(central))
         self.setCentralWidget(central)
@@ -611,8 +616,9 @@ class ReviewWindow(QMainWindow):
         self.preview = QLabel(pane)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setWordWrap(True)
-        self.preview.setMinimumHeight(120)
-        self.preview.setMaximumHeight(THUMBNAIL_SIZE)
+        self.preview.setFixedHeight(THUMBNAIL_SIZE + 20)
+        self.preview.setFrameShape(QFrame.Shape.StyledPanel)
+        self.preview.setMargin(8)
         self.preview.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
         )
@@ -869,9 +875,17 @@ class ReviewWindow(QMainWindow):
         artifact = detail.artifact
         self.gone_badge.setVisible(not artifact["source_available"])
         if detail.thumbnail is not None:
+            self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.preview.setPixmap(QPixmap.fromImage(detail.thumbnail))
+        elif detail.excerpt:
+            # An excerpt reads like the start of the file: from the top left.
+            self.preview.setAlignment(
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+            )
+            self.preview.setText(detail.excerpt)
         else:
-            self.preview.setText(detail.excerpt or "No preview for this file")
+            self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.preview.setText("No preview for this file")
         self.metadata.setText(_metadata_text(artifact))
         self.title_edit.setText(artifact["title"])
         self.type_edit.setCurrentIndex(

@@ -182,6 +182,9 @@ def render(out_dir: Path, work: Path) -> None:
     photograph(int(settings_window.winId()), out_dir / "onboarding.png")
 
     write_icon_strip(out_dir / "tray-icons.png")
+    from midst_desktop.ui.icons import write_pngs
+
+    write_pngs(ROOT / "resources" / "icons" / "png")
     review.shutdown()
     tray.shutdown()
     settings_window.shutdown()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtCore import QObject, QSize, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
@@ -63,6 +63,7 @@ def refreshed(qtbot: QtBot, tray: TrayController) -> None:
         tray.refresh()
 
 
+@sqlite_only
 def test_menu_counts_artifacts_and_lists_each_integration(
     qtbot: QtBot, synced: Synced, agent: Agent
 ) -> None:
@@ -234,3 +235,23 @@ def test_notices_are_batched_so_they_never_come_in_a_burst() -> None:
         ("New artifacts", "9 new artifacts to review."),
     ]
     assert batcher.due(start + timedelta(seconds=200)) == []
+
+
+def test_every_state_has_a_light_and_a_dark_icon_that_renders(qapp: object) -> None:
+    from midst_desktop.ui.icons import STATES, icon_path, render, state_icon
+
+    drawn = set()
+    for state in STATES:
+        for theme in ("light", "dark"):
+            image = render(icon_path(state, theme), 48)
+            opaque = sum(
+                image.pixelColor(x, y).alpha() > 0
+                for x in range(0, 48, 2)
+                for y in range(0, 48, 2)
+            )
+            assert opaque > 50, (state, theme)
+            drawn.add(bytes(image.constBits()))
+        # 200 %: the icon holds a pixmap drawn at twice the size.
+        sizes = state_icon(state, dark=False).availableSizes()
+        assert QSize(128, 128) in sizes
+    assert len(drawn) == 2 * len(STATES)

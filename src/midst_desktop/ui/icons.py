@@ -66,14 +66,16 @@ def state_icon(state: str, dark: bool | None = None) -> QIcon:
 
 
 def write_pngs(out_dir: Path) -> list[Path]:
-    """Write every state icon as PNG sizes (installers, themes without SVG)."""
+    """Write every state icon as PNG sizes (installers, themes without SVG).
+
+    Sizes at 200 % are just the larger sizes, so each size is written once.
+    """
+    sizes = sorted({size * scale for size in SIZES for scale in (1, 2)})
     written = []
     for svg in sorted((resources_dir() / "icons").glob("tray-*.svg")):
-        for size in SIZES:
-            for scale in (1, 2):
-                suffix = "" if scale == 1 else "@2x"
-                target = out_dir / f"{size}x{size}{suffix}" / f"{svg.stem}.png"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                render(svg, size * scale).save(str(target))
-                written.append(target)
+        for size in sizes:
+            target = out_dir / f"{size}x{size}" / f"{svg.stem}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            render(svg, size).save(str(target))
+            written.append(target)
     return written

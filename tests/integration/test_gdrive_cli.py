@@ -199,8 +199,11 @@ def test_connect_sync_change_reconnect_and_remove(
     assert cli.artifacts()[sample.thesis].status == "approved"
 
     token = TokenStore().load(1).refresh_token
+    tree = cli.data_dir / "cache" / "gdrive" / "1.json"
+    assert tree.exists()
     code, out, _ = cli("integrations", "remove", "1")
     assert code == 0 and "kept" in out
+    assert not tree.exists()
     assert token in account.revoked
     with pytest.raises(TokenMissingError):
         TokenStore().load(1)

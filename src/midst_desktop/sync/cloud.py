@@ -79,7 +79,9 @@ class CloudKind:
     auth errors surface inside a run. integration_id is None while connecting.
     authorize(settings, opener, announce) runs the sign-in in the browser and
     returns new credentials (raises OAuthError). revoke(settings, credentials)
-    revokes them at the provider (raises ProviderError).
+    revokes them at the provider (raises ProviderError). forget(settings,
+    integration_id), when given, deletes what the provider keeps in the cache
+    folder for a removed integration.
     """
 
     cli_name: str
@@ -90,6 +92,7 @@ class CloudKind:
         [Settings, BrowserOpener, Callable[[str], None]], OAuthCredentials
     ]
     revoke: Callable[[Settings, OAuthCredentials], None]
+    forget: Callable[[Settings, int], None] | None = None
 
 
 def cloud_kind(name: str) -> CloudKind:

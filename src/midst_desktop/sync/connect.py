@@ -228,5 +228,7 @@ def disconnect(
     store.delete(integration_id)
     with database.write() as session:
         removed = queries.remove_integration(session, integration_id, delete_artifacts)
+    if kind.forget is not None:
+        kind.forget(settings, integration_id)
     log.info("Removed integration_id=%s", integration_id)
     return Disconnected(integration_id, removed, problem)

@@ -681,7 +681,7 @@ class DriveProvider(Provider):
     def _tree_file(self) -> Path | None:
         if self.integration_id is None:
             return None
-        return self.settings.cache_dir / "gdrive" / f"{self.integration_id}.json"
+        return tree_file(self.settings, self.integration_id)
 
     def _load_tree(self) -> FolderTree | None:
         path = self._tree_file()
@@ -704,6 +704,16 @@ class DriveProvider(Provider):
         except OSError as error:
             # Only a cost: the next incremental lists the folders again.
             log.warning("Cannot keep the Google Drive folder tree: %s", error.strerror)
+
+
+def tree_file(settings: Settings, integration_id: int) -> Path:
+    """Where an integration's folder tree is kept between runs."""
+    return settings.cache_dir / "gdrive" / f"{integration_id}.json"
+
+
+def forget(settings: Settings, integration_id: int) -> None:
+    """Delete the folder tree of a removed integration."""
+    tree_file(settings, integration_id).unlink(missing_ok=True)
 
 
 def _quote(value: str) -> str:
@@ -860,4 +870,5 @@ CLOUD_KIND = CloudKind(
     build=build,
     authorize=authorize,
     revoke=revoke,
+    forget=forget,
 )

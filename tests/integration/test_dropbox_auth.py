@@ -61,7 +61,7 @@ class Person:
         if not self.allow:
             return ""
         code = read_auth_code(page.text)
-        return (code[:-1] + "x" if self.typo else code) + "\n"
+        return ("wrong" + code if self.typo else code) + "\n"
 
 
 def free_port() -> int:

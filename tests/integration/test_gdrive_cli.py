@@ -264,6 +264,13 @@ def test_a_refresh_token_file_connects_without_a_browser(
     assert code == 1 and "invalid_grant" in err and "1//not-issued" not in err
     assert [i["id"] for i in cli.json("integrations", "list")] == [1]
 
+    drive.account.email = "someone.else@example.com"
+    code, _, err = cli(
+        "integrations", "reconnect", "1", "--refresh-token-file", str(token_file)
+    )
+    assert code == 2 and "sign in with person@example.com" in err
+    drive.account.email = "person@example.com"
+
     code, _, _ = cli("integrations", "remove", "1", "--delete-artifacts")
     assert code == 0
 

@@ -10,6 +10,7 @@ lost file.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -22,6 +23,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, select
 
 from midst_desktop.classify.calibration import calibrated
+from midst_desktop.classify.extract.isolation import Limits
+from midst_desktop.classify.extract.runner import ContentExtractor
 from midst_desktop.classify.rules import (
     EXTENSION_TYPES,
     SNIFF_BYTES,
@@ -131,6 +134,9 @@ class Batch:
     changed_files: list[tuple[Any, ...]] = field(default_factory=list)
     changed_artifacts: list[tuple[Any, ...]] = field(default_factory=list)
     reclassified: list[tuple[Any, ...]] = field(default_factory=list)
+    refreshed: list[tuple[Any, ...]] = field(default_factory=list)
+    refreshed_texts: list[tuple[Any, ...]] = field(default_factory=list)
+    retitled: list[tuple[Any, ...]] = field(default_factory=list)
     reappeared: list[tuple[Any, ...]] = field(default_factory=list)
     vanished_files: list[tuple[Any, ...]] = field(default_factory=list)
     vanished_artifacts: list[tuple[Any, ...]] = field(default_factory=list)
@@ -176,6 +182,8 @@ class SyncEngine:
         self._sql = _Statements(database.is_sqlite)
         # Set by stop(); runs end after the batch in hand, recorded as cancelled.
         self.stopping = threading.Event()
+        # Each run (one per thread) has its own extraction worker.
+        self._runs = threading.local()
 
     def stop(self) -> None:
         """Ask every run of this engine to stop after its current batch."""
@@ -225,6 +233,7 @@ class SyncEngine:
         else:
             scopes = [Scope()]
 
+        self._runs.extractor = self._new_extractor()
         try:
             with sync_lock(self.database, integration_id):
                 self._close_interrupted_runs(integration_id)
@@ -232,6 +241,24 @@ class SyncEngine:
                 return self._run(integration, provider, config, kind, scopes, run_id)
         finally:
             provider.close()
+            if self._runs.extractor is not None:
+                self._runs.extractor.close()
+            self._runs.extractor = None
+
+    def _new_extractor(self) -> ContentExtractor | None:
+        if not self.settings.extract_content:
+            return None
+        limits = Limits(
+            timeout_seconds=self.settings.extract_timeout_seconds,
+            memory_mb=self.settings.extract_memory_mb,
+        )
+        return ContentExtractor(self.settings.cache_dir, limits)
+
+    def _context(
+        self, integration: Integration, provider: Provider, config: FolderConfig
+    ) -> _Context:
+        extractor = getattr(self._runs, "extractor", None)
+        return _Context(integration, provider, config, self._sql.time, extractor)
 
     def _folder_scope(
         self, integration: Integration, provider: Provider, folder: str
@@ -384,7 +411,7 @@ class SyncEngine:
         stored_rows = self._stored_files(integration.id, scope)
         stored = next(stored_rows, None)
         batch = Batch()
-        context = _Context(integration, provider, config, self._sql.time)
+        context = self._context(integration, provider, config)
         for listed in provider.list_files(config, scope):
             counts.listed += 1
             while stored is not None and stored.source_id < listed.source_id:
@@ -463,7 +490,7 @@ class SyncEngine:
         Every file listed is stamped with the run; what the run did not see
         is found by its stamp at the end, so memory holds one page only.
         """
-        context = _Context(integration, provider, config, self._sql.time)
+        context = self._context(integration, provider, config)
         page: dict[str, ListedFile | None] = {}
         for listed in provider.list_files(config, scope):
             if listed.source_id not in page:
@@ -491,7 +518,7 @@ class SyncEngine:
         run stopped half-way resumes from the last page applied.
         """
         assert integration.cursor is not None
-        context = _Context(integration, provider, config, self._sql.time)
+        context = self._context(integration, provider, config)
         cursor = integration.cursor
         for change_page in provider.changes_since(cursor, config):
             changes: dict[str, ListedFile | None] = {}
@@ -648,7 +675,9 @@ class SyncEngine:
         counts.created += 1
         artifact_id = new_id()
         now = context.time_now
-        title = title_from_name(listed.name)
+        content = _stored_content(verdict, listed.name)
+        captured = content.captured_ns
+        title = content.title
         batch.new_artifacts.append(
             (
                 artifact_id,
@@ -666,18 +695,18 @@ class SyncEngine:
                 ClassifiedBy.RULES.value,
                 ArtifactStatus.PENDING.value,
                 True,
-                modified or now,
+                context.time(captured) if captured else modified or now,
                 modified,
                 now,
                 now,
                 False,
                 "[]",
-                "[]",
-                "[]",
-                "{}",
+                content.authors,
+                content.keywords,
+                content.metadata,
             )
         )
-        batch.new_texts.append((artifact_id, title, ""))
+        batch.new_texts.append((artifact_id, title, content.text))
         batch.new_files.append(
             context.file_row(
                 listed, modified, content_hash, verdict.mime_type, artifact_id, None
@@ -746,6 +775,18 @@ class SyncEngine:
                     stored.artifact_id,
                 )
             )
+            content = _stored_content(verdict, listed.name)
+            batch.refreshed.append(
+                (
+                    content.authors,
+                    content.keywords,
+                    content.metadata,
+                    content.title,
+                    stored.artifact_id,
+                )
+            )
+            batch.refreshed_texts.append((content.text, stored.artifact_id))
+            batch.retitled.append((content.title, stored.artifact_id))
         counts.updated += 1
 
     def _vanish(self, batch: Batch, stored: StoredFile, counts: RunCounts) -> None:
@@ -773,6 +814,9 @@ class SyncEngine:
                 (sql.update_file, batch.changed_files),
                 (sql.update_artifact, batch.changed_artifacts),
                 (sql.reclassify_artifact, batch.reclassified),
+                (sql.refresh_content, batch.refreshed),
+                (sql.refresh_text, batch.refreshed_texts),
+                (sql.retitle_text, batch.retitled),
                 (sql.vanish_file, batch.vanished_files),
                 (sql.vanish_artifact, batch.vanished_artifacts),
                 (sql.mark_seen, batch.seen),
@@ -1036,6 +1080,7 @@ class _Context:
     provider: Provider
     config: FolderConfig
     time: Callable[[int | None], Any]
+    extractor: ContentExtractor | None = None
 
     def __post_init__(self) -> None:
         self.time_now = self.time(None)
@@ -1067,21 +1112,39 @@ class _Context:
         reason = self.config.skip_reason(listed.rel_path, listed.size, None)
         if reason is not None:
             return reason, None, None
-        if not _content_needed(listed):
+        if not _content_needed(listed, self.extractor is not None):
             return self._classify_unread(listed)
+        extraction = None
         try:
             with self.provider.open_content(listed) as stream:
-                content_hash, head = sha256_and_head(
-                    stream, self.config.max_file_size_bytes
-                )
+                if self.extractor is None:
+                    content_hash, head = sha256_and_head(
+                        stream, self.config.max_file_size_bytes
+                    )
+                else:
+                    read = self.extractor.read(
+                        stream, listed.name, self.config.max_file_size_bytes
+                    )
+                    content_hash, head, extraction = (
+                        read.content_hash,
+                        read.head,
+                        read.extraction,
+                    )
         except (ContentUnavailableError, OSError) as error:
             log.warning("Skipping file: %s (%s)", listed.path, _reason_text(error))
             return SkipReason.UNREADABLE, None, None
         # The provider's own hash (Dropbox's content_hash) stays the file's
         # hash whether or not classifying needed the bytes.
         content_hash = listed.content_hash or content_hash
+        if extraction is not None and extraction.failed:
+            log.warning(
+                "Skipping file: %s (extraction failed: %s)",
+                listed.path,
+                extraction.error,
+            )
+            return SkipReason.EXTRACT_FAILED, content_hash, None
         verdict = calibrated(
-            classify(listed.name, listed.rel_path, listed.mime_type, head)
+            classify(listed.name, listed.rel_path, listed.mime_type, head, extraction)
         )
         if self.config.allowed_mime_types and (
             verdict.mime_type not in self.config.allowed_mime_types
@@ -1130,19 +1193,60 @@ class _Context:
         )
 
 
-def _content_needed(listed: ListedFile) -> bool:
+def _content_needed(listed: ListedFile, extracting: bool) -> bool:
     """Whether classifying the file needs its bytes.
 
     Not when the provider gave a SHA-256 and the name's extension already
-    decides the format, nor for a native document (its export is text that
-    only extraction reads).
+    decides the format (unless an extractor reads that format), nor for a
+    native document (its export is text that only extraction reads).
     """
     if listed.export_extension is not None:
         return False
     if listed.content_hash is None:
         return True
+    if extracting and ContentExtractor.wants(listed.name, b"") is not None:
+        return True
     extension = PurePosixPath(listed.name).suffix.lower().lstrip(".")
     return extension not in EXTENSION_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredContent:
+    """What an artifact row and its text row keep of a file's extraction."""
+
+    title: str
+    authors: str
+    keywords: str
+    metadata: str
+    text: str
+    captured_ns: int | None
+
+
+def _stored_content(verdict: Classification, name: str) -> _StoredContent:
+    """Title, JSON columns and text of an artifact from its classification."""
+    extraction = verdict.content
+    meta: dict[str, Any] = {}
+    if extraction is not None:
+        meta = extraction.metadata_json()
+    # Which rule decided and why: the review pane shows the reason.
+    meta["classification"] = {
+        "rule": verdict.rule,
+        "artifact_type": str(verdict.artifact_type),
+        "reason": verdict.reason,
+    }
+    if extraction is None:
+        return _StoredContent(
+            title_from_name(name), "[]", "[]", json.dumps(meta), "", None
+        )
+    captured = extraction.captured
+    return _StoredContent(
+        title=extraction.title or title_from_name(name),
+        authors=json.dumps(extraction.authors),
+        keywords=json.dumps(extraction.keywords),
+        metadata=json.dumps(meta),
+        text=extraction.text,
+        captured_ns=int(captured.timestamp() * 1e9) if captured else None,
+    )
 
 
 def _one_line(message: str) -> str:
@@ -1220,6 +1324,12 @@ class _Statements:
                 "content_hash = ?, modified_at = ?, updated_at = ?, "
                 "source_available = TRUE WHERE id = ?"
             ),
+            "refresh_content": (
+                "UPDATE artifacts SET authors = ?, keywords = ?, metadata = ?, "
+                "title = CASE WHEN title_edited THEN title ELSE ? END "
+                "WHERE id = ?"
+            ),
+            "refresh_text": "UPDATE artifact_texts SET body = ? WHERE artifact_id = ?",
             "reclassify_artifact": (
                 "UPDATE artifacts SET artifact_type = ?, confidence = ?, mime_type = ? "
                 "WHERE id = ? AND classified_by = 'rules'"
@@ -1277,6 +1387,8 @@ class _Statements:
     update_file: str
     update_artifact: str
     reclassify_artifact: str
+    refresh_content: str
+    refresh_text: str
     vanish_file: str
     vanish_artifact: str
     drop_file: str

@@ -46,6 +46,11 @@ def running_agent(
     assert not thread.is_alive()
 
 
+def running_runs(database: Database) -> list[Run]:
+    with database.read() as session:
+        return list(session.scalars(select(Run).where(Run.finished_at.is_(None))))
+
+
 def finished_runs(database: Database) -> list[Run]:
     with database.read() as session:
         return list(session.scalars(select(Run).where(Run.finished_at.is_not(None))))
@@ -74,9 +79,17 @@ def test_the_agent_syncs_at_start_then_applies_watched_changes(
             and "folder0/renamed.md" in artifacts
         )
 
-    wait_for(applied)
-    # The batch that applied the changes commits before its run is closed.
-    wait_for(lambda: any(r.trigger == "schedule" for r in finished_runs(database)))
+    def settled() -> bool:
+        # A run commits its batches before its move pass and before it is
+        # closed, and events may be split over two debounced runs: wait for
+        # every run to end and the rename to be matched.
+        return (
+            applied()
+            and not running_runs(database)
+            and "folder0/essay 0.md" not in artifacts_by_source(database)
+        )
+
+    wait_for(settled)
     artifacts = artifacts_by_source(database)
     assert len(artifacts) == 21
     assert "folder0/essay 0.md" not in artifacts

@@ -52,6 +52,28 @@ def _plain_zip() -> bytes:
     return out.getvalue()
 
 
+def _replaced(data: bytes, member: str, content: bytes) -> bytes:
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in source.namelist():
+            archive.writestr(name, content if name == member else source.read(name))
+    return out.getvalue()
+
+
+def _odd_encoding() -> bytes:
+    xml = b'<?xml version="1.0" encoding="no-such-codec"?><w:document/>'
+    return _replaced(samples.docx(["x"]), "word/document.xml", xml)
+
+
+def _odd_meta() -> bytes:
+    xml = b'<?xml version="1.0" encoding="x-unknown"?><office:document-meta/>'
+    return _replaced(samples.odt(["x"]), "meta.xml", xml)
+
+
 HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     # case: (file name, content, words the one-line reason must contain)
     "truncated pdf": ("a.pdf", lambda: cut(samples.pdf([samples.PAPER])), "PDF"),
@@ -80,6 +102,8 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "zip bomb declaring too much": ("bomb.xlsx", samples.zip_bomb, "more than 64 MiB"),
     "lying zip header": ("liar.docx", samples.lying_zip, "document.xml"),
     "billion laughs": ("laughs.docx", samples.billion_laughs_docx, "entities"),
+    "unknown xml encoding": ("enc.docx", _odd_encoding, "unknown encoding"),
+    "unknown encoding in meta": ("enc.odt", _odd_meta, "unknown encoding"),
     "decompression bomb": ("huge.png", samples.png_bomb, "decompression bomb"),
     "empty pdf": ("empty.pdf", lambda: b"", "PDF"),
     "empty docx": ("empty.docx", lambda: b"", "zip"),

@@ -127,6 +127,8 @@ class SafeZip:
             raise ExtractError(f"{name} is not well-formed XML ({error})") from None
         except ZIP_ERRORS as error:
             raise ExtractError(f"cannot read {name} ({_why(error)})") from None
+        except LookupError:  # found by fuzzing: <?xml encoding="no-such"?>
+            raise ExtractError(f"{name} declares an unknown encoding") from None
         finally:
             stream.close()
 
@@ -138,6 +140,8 @@ def parse_xml(data: bytes, what: str = "the XML") -> Element:
         raise ExtractError(f"{what} declares XML entities; refused") from None
     except SafeET.ParseError as error:
         raise ExtractError(f"{what} is not well-formed XML ({error})") from None
+    except LookupError:  # found by fuzzing: <?xml encoding="no-such"?>
+        raise ExtractError(f"{what} declares an unknown encoding") from None
     return root
 
 

@@ -47,6 +47,7 @@ DROP = "drop"  # the connection closes before any response
 DROP_BODY = "drop_body"  # a download's body stops half-way
 EXPIRED_TOKEN = "expired_token"  # 401 expired_access_token; the token dies
 INVALID_GRANT = "invalid_grant"  # /oauth2/token answers 400 invalid_grant
+MISSING_SCOPE = "missing_scope"  # 401: the app was not granted a scope it needs
 RESET = "reset"  # list_folder/continue answers 409 reset
 TRANSIENT_FAULTS = (
     RATE_LIMIT_JSON,
@@ -269,7 +270,7 @@ def _fits(kind: str, route: str) -> bool:
         return route == CONTINUE_ROUTE
     if kind == INVALID_GRANT:
         return route == TOKEN_ROUTE
-    if kind == EXPIRED_TOKEN:
+    if kind in (EXPIRED_TOKEN, MISSING_SCOPE):
         return route not in {TOKEN_ROUTE, "oauth2/authorize"}
     return route != "oauth2/authorize"
 
@@ -501,6 +502,17 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "error_summary": "expired_access_token/..",
                     "error": {".tag": "expired_access_token"},
+                },
+            )
+        if kind == MISSING_SCOPE:
+            raise _Reply(
+                401,
+                {
+                    "error_summary": "missing_scope/..",
+                    "error": {
+                        ".tag": "missing_scope",
+                        "required_scope": "files.content.read",
+                    },
                 },
             )
         if kind == INVALID_GRANT:

@@ -487,6 +487,16 @@ def test_invalid_grant_at_the_token_endpoint_is_auth_expired(emu, connect) -> No
     assert "sign in again" in str(raised.value)
 
 
+def test_a_missing_scope_asks_to_reconnect(emu, connect, sleeps) -> None:
+    emu.add_file("/a.txt", b"a")
+    provider = connect()
+    emu.fail_next(emulator.MISSING_SCOPE, route="files/list_folder")
+
+    with pytest.raises(AuthExpiredError, match="permission"):
+        listing(provider)
+    assert sleeps.waits == []
+
+
 def test_a_long_retry_after_fails_the_run_without_waiting(emu, connect, sleeps) -> None:
     provider = connect()
     emu.fail_next(emulator.RATE_LIMIT_JSON, retry_after=3600)

@@ -295,3 +295,11 @@ def test_metadata_json_holds_only_known_values(tmp_path: Path) -> None:
     assert values["format"] == "jpeg"
     assert values["captured"] == "2019-07-21T18:04:10+00:00"
     assert "gps" not in values
+
+
+def test_malformed_html_in_a_book_keeps_the_text_before_the_fault(
+    tmp_path: Path,
+) -> None:
+    result = extract_file(write(tmp_path, "page.html", "<p>hello</p><![foo[ x ]]>"))
+    assert result.error is None
+    assert result.text == "hello"

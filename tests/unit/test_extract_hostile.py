@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import sys
 import threading
 import time
@@ -64,6 +65,19 @@ def _replaced(data: bytes, member: str, content: bytes) -> bytes:
     return out.getvalue()
 
 
+def _corrupt_member(data: bytes, member: str) -> bytes:
+    """The archive with one member's deflate stream made invalid."""
+    import io
+    import zipfile
+
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(member)
+    name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
+    start = info.header_offset + 30 + name_length + extra_length
+    patched = bytearray(data)
+    patched[start : start + info.compress_size] = b"\xff" * info.compress_size
+    return bytes(patched)
+
+
 def _odd_encoding() -> bytes:
     xml = b'<?xml version="1.0" encoding="no-such-codec"?><w:document/>'
     return _replaced(samples.docx(["x"]), "word/document.xml", xml)
@@ -102,6 +116,20 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "zip bomb declaring too much": ("bomb.xlsx", samples.zip_bomb, "more than 64 MiB"),
     "lying zip header": ("liar.docx", samples.lying_zip, "document.xml"),
     "billion laughs": ("laughs.docx", samples.billion_laughs_docx, "entities"),
+    "corrupt sheet stream": (
+        "sheet.xlsx",
+        lambda: _corrupt_member(
+            samples.xlsx(["S"], ["a"], 2, "B"), "xl/worksheets/sheet1.xml"
+        ),
+        "cannot read",
+    ),
+    "corrupt chapter stream": (
+        "book.epub",
+        lambda: _corrupt_member(
+            samples.epub("T", "A", ["x" * 500]), "OEBPS/text/ch0.xhtml"
+        ),
+        "cannot read",
+    ),
     "unknown xml encoding": ("enc.docx", _odd_encoding, "unknown encoding"),
     "unknown encoding in meta": ("enc.odt", _odd_meta, "unknown encoding"),
     "decompression bomb": ("huge.png", samples.png_bomb, "decompression bomb"),

@@ -160,8 +160,8 @@ def _first_sheet_rows(archive: SafeZip) -> tuple[int, int] | None:
     name = "xl/worksheets/sheet1.xml"
     if not archive.has(name):
         return None
-    with archive.open(name) as member:
-        head = member.read(4096)
+    # A corrupt stream fails here as anywhere else (found by fuzzing).
+    head = archive.read_start(name, 4096)
     match = DIMENSION_RE.search(head)
     if match is None or match.group(2) is None:
         return None

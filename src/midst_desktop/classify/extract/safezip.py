@@ -104,6 +104,15 @@ class SafeZip:
             raise ExtractError(f"{name} is larger than it declares")
         return data
 
+    def read_start(self, name: str, size: int) -> bytes:
+        """The first bytes of a member, without reading the rest."""
+        info = self._check(name)
+        try:
+            with self.archive.open(info) as member:
+                return member.read(size)
+        except ZIP_ERRORS as error:
+            raise ExtractError(f"cannot read {name} ({_why(error)})") from None
+
     def open(self, name: str) -> IO[bytes]:
         info = self._check(name)
         try:

@@ -164,6 +164,11 @@ class _TextOfHtml(HTMLParser):
 def html_text(data: bytes) -> str:
     """Visible text of an (X)HTML document; scripts and styles left out."""
     parser = _TextOfHtml()
-    parser.feed(decode_text(data[:MAX_TEXT_BYTES]))
-    parser.close()
+    try:
+        parser.feed(decode_text(data[:MAX_TEXT_BYTES]))
+        parser.close()
+    except AssertionError:
+        # html.parser asserts on some malformed markup (a marked section with
+        # an unknown keyword); the text read so far is still good.
+        pass
     return clip("".join(parser.parts))

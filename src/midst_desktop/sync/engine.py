@@ -335,7 +335,9 @@ class SyncEngine:
                     self._reconcile(
                         integration, provider, config, scope, run_id, counts
                     )
-            if provider.sorted_listing:
+            if provider.sorted_listing and self._moves_possible(
+                integration.id, run_id, counts
+            ):
                 # Cloud ids survive renames and moves; paths as ids do not.
                 self._match_moves(integration.id, run_id, started, counts)
         except (ProviderError, StoreError, OSError) as error:
@@ -826,6 +828,31 @@ class SyncEngine:
             if batch.cursor is not None:
                 conn.exec_driver_sql(sql.save_cursor, (batch.cursor, run_id))
             _save_counts(conn, sql, run_id, counts)
+
+    def _moves_possible(
+        self, integration_id: int, run_id: int, counts: RunCounts
+    ) -> bool:
+        """Whether matching renames can find anything new at the end of this run.
+
+        Its queries scan every source file of the integration (0.2 to 1.9 s
+        at 100,000 files). A run that added, changed and removed nothing,
+        after a sync run that finished, would only find what that run's own
+        matching already settled. After an interrupted run it always looks.
+        """
+        if counts.created or counts.updated or counts.removed:
+            return True
+        with self.database.read() as session:
+            previous = session.scalars(
+                select(Run.status)
+                .where(
+                    Run.integration_id == integration_id,
+                    Run.id < run_id,
+                    Run.kind.in_(list(RUN_WORDS)),
+                )
+                .order_by(Run.id.desc())
+                .limit(1)
+            ).first()
+        return previous != RunStatus.SUCCEEDED
 
     def _match_moves(
         self, integration_id: int, run_id: int, started: datetime, counts: RunCounts

@@ -216,6 +216,13 @@ class Artifact(Base):
             "id",
         ),
         Index("ix_artifacts_type", "artifact_type"),
+        Index(
+            "ix_artifacts_status_type_captured",
+            "status",
+            "artifact_type",
+            "captured_date",
+            "id",
+        ),
         Index("ix_artifacts_status_confidence", "status", "confidence"),
     )
 

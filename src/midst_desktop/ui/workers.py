@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -12,24 +13,34 @@ log = logging.getLogger(__name__)
 
 
 class _Signals(QObject):
-    done = Signal(object)
-    failed = Signal(str)
+    # Only the job's number crosses threads: results stay in a plain dict.
+    # PySide6 6.12 can free a Python object carried by a queued Signal(object)
+    # too early under load ("deallocating None"), which ends the process.
+    finished = Signal(int)
 
 
 class _Job(QRunnable):
-    def __init__(self, work: Callable[[], Any], signals: _Signals) -> None:
+    def __init__(
+        self,
+        number: int,
+        work: Callable[[], Any],
+        results: dict[int, tuple[bool, Any]],
+        signals: _Signals,
+    ) -> None:
         super().__init__()
+        self._number = number
         self._work = work
+        self._results = results
         self.signals = signals
 
     def run(self) -> None:
         try:
-            result = self._work()
+            outcome: tuple[bool, Any] = (True, self._work())
         except Exception as error:  # reported to the person, never lost
             log.warning("Background task failed: %s", error)
-            self.signals.failed.emit(str(error) or type(error).__name__)
-            return
-        self.signals.done.emit(result)
+            outcome = (False, str(error) or type(error).__name__)
+        self._results[self._number] = outcome
+        self.signals.finished.emit(self._number)
 
 
 class Workers(QObject):
@@ -43,8 +54,13 @@ class Workers(QObject):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
-        # The signal objects live until their job has reported.
-        self._pending: set[_Signals] = set()
+        self._numbers = itertools.count(1)
+        self._results: dict[int, tuple[bool, Any]] = {}
+        self._callbacks: dict[
+            int, tuple[Callable[[Any], None] | None, Callable[[str], None] | None]
+        ] = {}
+        self._signals = _Signals(self)
+        self._signals.finished.connect(self._finished)
 
     def run(
         self,
@@ -52,26 +68,22 @@ class Workers(QObject):
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
-        signals = _Signals()
-        self._pending.add(signals)
+        number = next(self._numbers)
+        self._callbacks[number] = (on_done, on_error)
+        job = _Job(number, work, self._results, self._signals)
+        self.pool.start(job)
 
-        def finished(result: Any) -> None:
-            self._pending.discard(signals)
-            if on_done is not None:
-                on_done(result)
-
-        def failed(message: str) -> None:
-            self._pending.discard(signals)
-            if on_error is not None:
-                on_error(message)
-
-        signals.done.connect(finished)
-        signals.failed.connect(failed)
-        self.pool.start(_Job(work, signals))
+    def _finished(self, number: int) -> None:
+        ok, value = self._results.pop(number)
+        on_done, on_error = self._callbacks.pop(number, (None, None))
+        if ok and on_done is not None:
+            on_done(value)
+        elif not ok and on_error is not None:
+            on_error(str(value))
 
     @property
     def busy(self) -> bool:
-        return bool(self._pending)
+        return bool(self._callbacks)
 
     def wait(self, msecs: int = 30000) -> bool:
         """Wait for every job (shutting down, tests); True when all ended."""

@@ -1,0 +1,243 @@
+"""The review window over a million artifacts: interactive, deep pages, filters, memory.
+
+The window runs in a child process (offscreen Qt), so its memory is its own;
+every figure is the real window and model reading the benchmark store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import machine, machine_line, median, stamp, versions
+from benchmarks.measure import memory_mib
+from benchmarks.store import ensure_store
+
+NAME = "review"
+TITLE = "review window at a million artifacts"
+TARGETS = {
+    "interactive_seconds": 1.0,
+    "deep_to_top20_ratio": 2.0,
+    "filter_change_seconds": 0.1,
+    "peak_rss_mib": 300.0,
+}
+WAIT_SECONDS = 300.0
+FILTER_TYPES = ("academic_paper", "visual_art", "code_sample", "dataset")
+
+
+def _wait(app: Any, condition: Callable[[], bool]) -> float:
+    """Run the event loop until condition holds; the seconds it took."""
+    started = time.perf_counter()
+    while not condition():
+        app.processEvents()
+        if time.perf_counter() - started > WAIT_SECONDS:
+            raise RuntimeError("the review window did not answer")
+        time.sleep(0.0005)
+    return time.perf_counter() - started
+
+
+def measure(data_dir: str, repeat: int) -> dict[str, Any]:
+    """Open the window on the store in data_dir and time what a person waits for."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from midst_desktop.config import load_settings
+    from midst_desktop.store import queries
+    from midst_desktop.store.db import open_database
+    from midst_desktop.ui.review import PAGE_SIZE, ArtifactRow, ReviewWindow, load_page
+
+    app = QApplication.instance() or QApplication([])
+    settings = load_settings(data_dir=data_dir, environ={})
+    (settings.data_dir / "ui.ini").unlink(missing_ok=True)
+    database = open_database(settings.database_url)
+    baseline = memory_mib("VmRSS")
+
+    started = time.perf_counter()
+    window = ReviewWindow(database, settings, learn=False)
+    window.show()
+    _wait(app, lambda: bool(window.model.rows))
+    interactive = time.perf_counter() - started
+    _wait(app, lambda: bool(window.counts))
+    counts_seconds = time.perf_counter() - started
+
+    # Scrolling: each further page is one keyset query, wherever it starts.
+    scroll: list[float] = []
+    for _ in range(10):
+        if not window.model.canFetchMore():
+            break  # a small store (the tests) ends before ten pages
+        before = len(window.model.rows)
+        started = time.perf_counter()
+        window.table.scrollToBottom()
+        _wait(app, lambda n=before: len(window.model.rows) > n)  # type: ignore[misc]
+        scroll.append(time.perf_counter() - started)
+
+    filters: dict[str, list[float]] = {}
+    for artifact_type in FILTER_TYPES:
+        for _ in range(repeat):
+            window.type_filter.setCurrentIndex(0)
+            _wait(app, lambda: not window.model.loading)
+            started = time.perf_counter()
+            window.type_filter.setCurrentIndex(
+                window.type_filter.findData(artifact_type)
+            )
+            _wait(app, lambda: not window.model.loading)
+            filters.setdefault(artifact_type, []).append(time.perf_counter() - started)
+    window.type_filter.setCurrentIndex(0)
+    _wait(app, lambda: not window.model.loading)
+    for _ in range(repeat):
+        window.search.setText("")
+        window.apply_filter()
+        _wait(app, lambda: not window.model.loading)
+        started = time.perf_counter()
+        window.search.setText("report")
+        window.apply_filter()
+        _wait(app, lambda: not window.model.loading)
+        filters.setdefault("search", []).append(time.perf_counter() - started)
+
+    pending = queries.ArtifactFilter(status="pending")
+    with database.engine.connect() as conn:
+        total = conn.exec_driver_sql(
+            "SELECT count(*) FROM artifacts WHERE status = 'pending'"
+        ).scalar_one()
+        # The row half-way down, found without the clock running.
+        deep = conn.exec_driver_sql(
+            "SELECT id, captured_date FROM artifacts WHERE status = 'pending' "
+            "ORDER BY captured_date DESC, id DESC LIMIT 1 OFFSET ?",
+            (total // 2,),
+        ).one()
+    with database.read() as session:
+        anchor = queries.get_artifact(session, deep[0])
+        after = ArtifactRow(
+            anchor.id, "", "", 0.0, "", "", True, anchor.captured_date, None
+        )
+
+    def timed(page: Callable[[], object]) -> list[float]:
+        seconds = []
+        for _ in range(repeat + 1):
+            started = time.perf_counter()
+            page()
+            seconds.append(time.perf_counter() - started)
+        return seconds[1:]
+
+    top20 = timed(lambda: load_page(database, pending, None, 20))
+    deep20 = timed(lambda: load_page(database, pending, after, 20))
+    deep_page = timed(lambda: load_page(database, pending, after, PAGE_SIZE))
+
+    window.shutdown()
+    peak = memory_mib("VmHWM")
+    database.dispose()
+    return {
+        "pending": total,
+        "page_size": PAGE_SIZE,
+        "interactive_seconds": interactive,
+        "counts_seconds": counts_seconds,
+        "scroll_page_seconds": scroll,
+        "filter_change_seconds": {k: median(v) for k, v in filters.items()},
+        "top20_seconds": median(top20),
+        "deep20_seconds": median(deep20),
+        "deep_page_seconds": median(deep_page),
+        "deep_to_top20_ratio": median(deep20) / median(top20),
+        "baseline_rss_mib": baseline,
+        "peak_rss_mib": peak,
+    }
+
+
+def run(options: Any) -> dict[str, Any]:
+    data_dir = ensure_store(options.work, options.artifacts)
+    child = subprocess.run(
+        [sys.executable, "-m", "benchmarks.review_bench", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    figures["artifacts"] = options.artifacts
+    return {
+        "targets": targets(figures),
+        "date": stamp(),
+        "machine": machine(),
+        "versions": versions(["PySide6-Essentials", "SQLAlchemy"]),
+        "figures": figures,
+    }
+
+
+def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    slowest_filter = max(figures["filter_change_seconds"].values())
+    measured = {
+        "interactive_seconds": (figures["interactive_seconds"], "s"),
+        "deep_to_top20_ratio": (figures["deep_to_top20_ratio"], "x"),
+        "filter_change_seconds": (slowest_filter, "s"),
+        "peak_rss_mib": (figures["peak_rss_mib"], "MiB"),
+    }
+    return [
+        {
+            "name": name,
+            "value": round(value, 4),
+            "unit": unit,
+            "limit": TARGETS[name],
+            "met": value <= TARGETS[name],
+        }
+        for name, (value, unit) in measured.items()
+    ]
+
+
+def markdown(result: dict[str, Any]) -> str:
+    f = result["figures"]
+    filters = f["filter_change_seconds"]
+    slowest_filter = max(filters.values())
+    rows = [
+        (
+            "interactive (first page shown)",
+            f"{f['interactive_seconds'] * 1000:.0f} ms",
+            "< 1 s",
+        ),
+        ("tab counts shown", f"{f['counts_seconds'] * 1000:.0f} ms", ""),
+        (
+            "20 rows at row {:,} / at the top".format(f["pending"] // 2),
+            f"{f['deep_to_top20_ratio']:.2f}x "
+            f"({f['deep20_seconds'] * 1000:.2f} / {f['top20_seconds'] * 1000:.2f} ms)",
+            "<= 2x",
+        ),
+        (
+            f"a page of {f['page_size']} half-way down",
+            f"{f['deep_page_seconds'] * 1000:.1f} ms",
+            "",
+        ),
+        (
+            "next page while scrolling (median of 10)",
+            f"{median(f['scroll_page_seconds']) * 1000:.1f} ms",
+            "",
+        ),
+        (
+            "filter change, slowest of "
+            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in filters.items()),
+            f"{slowest_filter * 1000:.0f} ms",
+            "< 100 ms",
+        ),
+        ("peak memory (VmHWM)", f"{f['peak_rss_mib']:.0f} MiB", "< 300 MB"),
+    ]
+    lines = [
+        f"{f['artifacts']:,} artifacts ({f['pending']:,} pending), SQLite, "
+        "offscreen Qt, the real window and model.",
+        "",
+        machine_line(result),
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(
+        json.dumps(measure(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 3))
+    )

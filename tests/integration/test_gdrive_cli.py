@@ -143,6 +143,9 @@ def test_connect_sync_change_reconnect_and_remove(
     novel = artifacts[sample.novel]
     assert (novel.content_hash, novel.size_bytes) == (None, 0)
     assert novel.mime_type == emu.DOCUMENT
+    # A Google Doc's text comes from its export and is searchable.
+    found = cli.json("artifacts", "list", "--search", "chapter")
+    assert [a["source_id"] for a in found] == [sample.novel]
     assert artifacts[sample.talk].artifact_type == "presentation"
     assert artifacts[sample.budget].artifact_type == "dataset"
     assert artifacts[sample.thesis].content_hash is not None

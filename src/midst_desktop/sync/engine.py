@@ -1150,7 +1150,7 @@ class _Context:
                     )
                 else:
                     read = self.extractor.read(
-                        stream, listed.name, self.config.max_file_size_bytes
+                        stream, _content_name(listed), self.config.max_file_size_bytes
                     )
                     content_hash, head, extraction = (
                         read.content_hash,
@@ -1162,22 +1162,41 @@ class _Context:
             return SkipReason.UNREADABLE, None, None
         # The provider's own hash (Dropbox's content_hash) stays the file's
         # hash whether or not classifying needed the bytes.
-        content_hash = listed.content_hash or content_hash
+        kept_hash: str | None = listed.content_hash or content_hash
+        if listed.export_extension is not None:
+            # An export is made afresh each time: a native document has no hash.
+            kept_hash = None
         if extraction is not None and extraction.failed:
             log.warning(
                 "Skipping file: %s (extraction failed: %s)",
                 listed.path,
                 extraction.error,
             )
-            return SkipReason.EXTRACT_FAILED, content_hash, None
-        verdict = calibrated(
-            classify(listed.name, listed.rel_path, listed.mime_type, head, extraction)
-        )
+            return SkipReason.EXTRACT_FAILED, kept_hash, None
+        if listed.export_extension in FORMAT_DECIDES:
+            # A sheet's or a deck's text export says less than its format does;
+            # the text is still kept for search.
+            verdict = calibrated(
+                classify(_classified_name(listed), listed.rel_path, None, b"")
+            )
+            verdict = replace(verdict, content=extraction)
+        else:
+            verdict = calibrated(
+                classify(
+                    _classified_name(listed),
+                    listed.rel_path,
+                    listed.mime_type,
+                    head,
+                    extraction,
+                )
+            )
+        if listed.export_extension and listed.mime_type:
+            verdict = replace(verdict, mime_type=listed.mime_type)
         if self.config.allowed_mime_types and (
             verdict.mime_type not in self.config.allowed_mime_types
         ):
-            return SkipReason.UNSUPPORTED, content_hash, None
-        return None, content_hash, verdict
+            return SkipReason.UNSUPPORTED, kept_hash, None
+        return None, kept_hash, verdict
 
     def _classify_unread(
         self, listed: ListedFile
@@ -1220,6 +1239,25 @@ class _Context:
         )
 
 
+# Native documents whose format, not their exported text, says what they are.
+FORMAT_DECIDES = frozenset({"xlsx", "pptx", "svg"})
+
+
+def _classified_name(listed: ListedFile) -> str:
+    """A native document is classified as the format it stands for (docx...)."""
+    if listed.export_extension:
+        return f"{listed.name}.{listed.export_extension}"
+    return listed.name
+
+
+def _content_name(listed: ListedFile) -> str:
+    """The name extraction reads the bytes as: a native document's export is text."""
+    if listed.export_extension:
+        export = "svg" if listed.export_extension == "svg" else "txt"
+        return f"{listed.name}.{export}"
+    return listed.name
+
+
 def _content_needed(listed: ListedFile, extracting: bool) -> bool:
     """Whether classifying the file needs its bytes.
 
@@ -1228,7 +1266,8 @@ def _content_needed(listed: ListedFile, extracting: bool) -> bool:
     native document (its export is text that only extraction reads).
     """
     if listed.export_extension is not None:
-        return False
+        # Its text export is what extraction reads; the listing decides the rest.
+        return extracting
     if listed.content_hash is None:
         return True
     if extracting and ContentExtractor.wants(listed.name, b"") is not None:

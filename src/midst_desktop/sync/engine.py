@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -22,7 +23,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
+from midst_desktop import events
 from midst_desktop.classify.calibration import calibrated
+from midst_desktop.classify.extract.base import Extraction
 from midst_desktop.classify.extract.isolation import Limits
 from midst_desktop.classify.extract.runner import ContentExtractor
 from midst_desktop.classify.rules import (
@@ -1176,19 +1179,15 @@ class _Context:
         if listed.export_extension in FORMAT_DECIDES:
             # A sheet's or a deck's text export says less than its format does;
             # the text is still kept for search.
-            verdict = calibrated(
-                classify(_classified_name(listed), listed.rel_path, None, b"")
-            )
+            verdict = _classify(_classified_name(listed), listed.rel_path, None, b"")
             verdict = replace(verdict, content=extraction)
         else:
-            verdict = calibrated(
-                classify(
-                    _classified_name(listed),
-                    listed.rel_path,
-                    listed.mime_type,
-                    head,
-                    extraction,
-                )
+            verdict = _classify(
+                _classified_name(listed),
+                listed.rel_path,
+                listed.mime_type,
+                head,
+                extraction,
             )
         if listed.export_extension and listed.mime_type:
             verdict = replace(verdict, mime_type=listed.mime_type)
@@ -1205,7 +1204,7 @@ class _Context:
         name = listed.name
         if listed.export_extension:
             name = f"{name}.{listed.export_extension}"
-        verdict = calibrated(classify(name, listed.rel_path, listed.mime_type, b""))
+        verdict = _classify(name, listed.rel_path, listed.mime_type, b"")
         if listed.mime_type and listed.export_extension:
             verdict = replace(verdict, mime_type=listed.mime_type)
         if self.config.allowed_mime_types and (
@@ -1237,6 +1236,20 @@ class _Context:
             artifact_id,
             reason,
         )
+
+
+def _classify(
+    name: str,
+    rel_path: str,
+    mime_type: str | None,
+    head: bytes,
+    extraction: Extraction | None = None,
+) -> Classification:
+    """The rules' calibrated verdict; its time is reported for the metrics."""
+    started = time.perf_counter()
+    verdict = calibrated(classify(name, rel_path, mime_type, head, extraction))
+    events.classified(time.perf_counter() - started)
+    return verdict
 
 
 # Native documents whose format, not their exported text, says what they are.

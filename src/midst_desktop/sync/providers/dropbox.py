@@ -24,6 +24,7 @@ from dropbox import exceptions as dbx_errors
 from dropbox import files as dbx_files
 from dropbox import session as dbx_session
 
+from midst_desktop import events
 from midst_desktop.config import Settings
 from midst_desktop.store.models import SkipReason
 from midst_desktop.sync.cloud import (
@@ -295,6 +296,9 @@ class DropboxProvider(Provider):
             else:
                 self._remember_token()
                 return result
+            events.provider_error(
+                "dropbox", "rate_limit" if wait is not None else "transient"
+            )
             if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
                 raise SourceUnavailableError(
                     f"Dropbox asks to wait {wait:.0f} s before {what}; "

@@ -35,6 +35,7 @@ from googleapiclient.discovery import build as build_service
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaIoBaseDownload
 
+from midst_desktop import events
 from midst_desktop.config import Settings
 from midst_desktop.store.models import Provider as ProviderName
 from midst_desktop.store.models import SkipReason
@@ -318,16 +319,22 @@ class DriveProvider(Provider):
                     ) from None
                 delay = self._retry_delay(error, attempt)
                 if delay is None:
+                    events.provider_error("google_drive", "other")
                     raise _provider_error(error) from None
                 problem = f"HTTP {error.resp.status}"
+                kind = _error_kind(error.resp.status)
             except google.auth.exceptions.RefreshError as error:
                 if not error.retryable:
+                    events.provider_error("google_drive", "auth")
                     raise self._auth_expired(error) from None
                 delay = self._backoff(attempt)
                 problem = "the token refresh failed"
+                kind = "auth"
             except TRANSIENT_ERRORS as error:
                 delay = self._backoff(attempt)
                 problem = type(error).__name__
+                kind = "transient"
+            events.provider_error("google_drive", kind)
             if attempt + 1 == MAX_ATTEMPTS:
                 break
             log.info("Google Drive: %s; trying again in %.1f s", problem, delay)
@@ -739,6 +746,15 @@ def _rejects_page_token(error: HttpError) -> bool:
         return False
     errors = _error_document(error).get("errors") or []
     return any(isinstance(e, dict) and e.get("location") == "pageToken" for e in errors)
+
+
+def _error_kind(status: int) -> str:
+    """The metrics' word for a retried HTTP failure."""
+    if status in (403, 429):
+        return "rate_limit"
+    if status == 401:
+        return "auth"
+    return "transient"
 
 
 def _retry_after(value: str | None) -> float | None:

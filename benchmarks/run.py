@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -65,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = benchmarks[name]
         print(f"benchmark {name}: {module.TITLE}", flush=True)
         started = time.monotonic()
+        previous = args.results / f"{name}.json"
+        # A benchmark may keep figures only the --large run measures.
+        options.extra["previous"] = (
+            json.loads(previous.read_text()) if previous.exists() else None
+        )
         result = module.run(options)
         write_json(name, result, args.results)
         write_section(name, module.markdown(result), args.doc)

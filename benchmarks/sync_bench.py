@@ -421,6 +421,16 @@ def memory(options: Options, main_peaks: dict[str, float]) -> list[dict[str, Any
             }
         )
     rows.append({"files": options.files, "folders": options.folders, **main_peaks})
+    previous = options.extra.get("previous")
+    if (
+        not options.large
+        and previous
+        and previous.get("tree", {}).get("files") == (options.files)
+    ):
+        # The million-file row takes half an hour: keep the last --large one.
+        for row in previous.get("memory", []):
+            if row["files"] > options.files:
+                rows.append({**row, "from": row.get("from", previous["date"])})
     return sorted(rows, key=lambda row: row["files"])
 
 
@@ -620,8 +630,9 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for row in result["memory"]:
+        kept = f" (`--large` run of {row['from']})" if row.get("from") else ""
         lines.append(
-            f"| {row['files']:,} | {_s(row['full_sync_seconds'])} | "
+            f"| {row['files']:,}{kept} | {_s(row['full_sync_seconds'])} | "
             f"{_mib(row['full_sync_peak_rss_mib'])} | "
             f"{_s(row['no_change_seconds'])} | {_mib(row['no_change_peak_rss_mib'])} |"
         )

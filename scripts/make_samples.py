@@ -165,7 +165,7 @@ STORY = [
 EXPECTED = {
     "sediments-paper.pdf": "academic_paper",
     "lighthouse-story.docx": "creative_writing",
-    "gradient-study.png": "visual_art",
+    "sunset-gradient.png": "visual_art",
     "tone.wav": "audio",
     "fit_line.py": "code_sample",
 }
@@ -176,7 +176,7 @@ def make_samples(folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sediments-paper.pdf").write_bytes(pdf_bytes(PAPER_LINES))
     (folder / "lighthouse-story.docx").write_bytes(docx_bytes(STORY))
-    (folder / "gradient-study.png").write_bytes(png_bytes(64, 48))
+    (folder / "sunset-gradient.png").write_bytes(png_bytes(320, 240))
     (folder / "tone.wav").write_bytes(wav_bytes(1.5))
     (folder / "fit_line.py").write_text(CODE)
     return dict(EXPECTED)

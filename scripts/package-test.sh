@@ -69,6 +69,10 @@ pdf = artifacts.get("sediments-paper.pdf", {})
 # A page count can only come from the bundled PDF library.
 if (pdf.get("metadata") or {}).get("pages") != 1:
     problems.append(f"PDF metadata has no page count: {pdf.get('metadata')}")
+png = artifacts.get("sunset-gradient.png", {})
+# Image dimensions come from the bundled imaging library.
+if (png.get("metadata") or {}).get("width") != 320:
+    problems.append(f"PNG metadata has no width: {png.get('metadata')}")
 if problems:
     sys.exit("; ".join(problems))
 PY
@@ -86,15 +90,26 @@ assert result[0]["artifact_type"] == "academic_paper", result
 check "classify on a PDF" classify_pdf
 
 tray_offscreen() {
-  # The tray app starts, runs a few seconds, and quits cleanly on SIGTERM.
-  QT_QPA_PLATFORM=offscreen timeout --preserve-status -s TERM 6 \
-    "$app" --data-dir "$data"
+  # The desktop app starts on Qt's offscreen platform, runs a few seconds and
+  # quits cleanly on SIGTERM. The app looks for a display variable before it
+  # loads Qt; the offscreen platform itself never reads it. With no tray host
+  # it shows the review window, so the log names which one it showed.
+  local log="$data/logs/midst-desktop.log"
+  local before=0
+  [ -f "$log" ] && before="$(wc -l <"$log")"
+  DISPLAY="${DISPLAY:-:0}" QT_QPA_PLATFORM=offscreen \
+    timeout --preserve-status -s TERM 8 "$app" --data-dir "$data"
+  tail -n +"$((before + 1))" "$log" >"$work/tray.log"
+  cat "$work/tray.log"
+  grep -q "Desktop app started (tray " "$work/tray.log" &&
+    grep -q "Desktop app stopped" "$work/tray.log" &&
+    ! grep -q "Traceback\|\[ERROR\]\|\[CRITICAL\]" "$work/tray.log"
 }
 check "the tray app starts offscreen and quits cleanly" tray_offscreen
 
 agent_health() {
   local port=38117
-  MIDST_SERVICE_PORT=$port "$app" --data-dir "$data" agent --serve &
+  MIDST_ENDPOINT_PORT=$port "$app" --data-dir "$data" agent --serve &
   local pid=$!
   local answer=""
   for _ in $(seq 1 50); do

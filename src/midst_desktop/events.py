@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ class Listener(Protocol):
     def classified(self, seconds: float) -> None: ...
 
     def provider_error(self, provider: str, kind: str) -> None: ...
+
+    def token_expiry(self, integration_id: int, expires_at: datetime) -> None: ...
 
 
 _listeners: list[Listener] = []
@@ -60,3 +63,9 @@ def provider_error(provider: str, kind: str) -> None:
     """A provider request failed: kind is transient, rate_limit, auth or other."""
     for listener in _each():
         listener.provider_error(provider, kind)
+
+
+def token_expiry(integration_id: int, expires_at: datetime) -> None:
+    """An integration's access token (new or refreshed) expires then (UTC)."""
+    for listener in _each():
+        listener.token_expiry(integration_id, expires_at)

@@ -71,3 +71,16 @@ def test_retried_drive_requests_are_counted_by_kind(
     label = "midst_provider_errors_total"
     assert found[(label, (("kind", "rate_limit"), ("provider", "google_drive")))] == 1
     assert found[(label, (("kind", "transient"), ("provider", "google_drive")))] == 1
+
+
+def test_the_access_token_expiry_of_a_drive_integration_is_shown(
+    database: Database, listening: Metrics, drive: DriveEmulator, tmp_path: Path
+) -> None:
+    plain: Settings = load_settings(data_dir=str(tmp_path / "data"), environ={})
+    p = provider(plain, drive, integration_id=7)
+
+    p.start_cursor()
+
+    found = samples(listening)
+    left = found[("midst_oauth_token_expiry_seconds", (("integration", "7"),))]
+    assert 0 < left <= emu.ACCESS_TOKEN_SECONDS

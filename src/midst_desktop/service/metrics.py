@@ -7,7 +7,9 @@ or an e-mail address.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import (
     CollectorRegistry,
@@ -135,9 +137,13 @@ class Metrics:
             ["provider", "kind"],
             registry=self.registry,
         )
+        self._expiries: dict[int, datetime] = {}
+        self._expiries_guard = threading.Lock()
         ProcessCollector(registry=self.registry)
         self.registry.register(
-            _StoreCollector(database, scheduler_numbers, token_expiries or dict)
+            _StoreCollector(
+                database, scheduler_numbers, token_expiries or self._seconds_left
+            )
         )
 
     def task_executed(self, task_type: str, status: str) -> None:
@@ -150,6 +156,20 @@ class Metrics:
         if kind not in PROVIDER_ERROR_KINDS:
             kind = "other"
         self.provider_errors.labels(provider=provider, kind=kind).inc()
+
+    def token_expiry(self, integration_id: int, expires_at: datetime) -> None:
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)  # the SDKs give UTC
+        with self._expiries_guard:
+            self._expiries[integration_id] = expires_at
+
+    def _seconds_left(self) -> dict[int, float]:
+        now = datetime.now(UTC)
+        with self._expiries_guard:
+            return {
+                integration_id: (expires_at - now).total_seconds()
+                for integration_id, expires_at in self._expiries.items()
+            }
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything."""

@@ -228,6 +228,7 @@ class DropboxProvider(Provider):
         self._dropbox: dropbox.Dropbox | None = None
         self.settings = settings
         self.retry = retry or RetryPolicy()
+        self.integration_id: int | None = None
         self._session = endpoint_session(settings)
         self.cache_dir = Path(settings.cache_dir) / "dropbox"
 
@@ -342,6 +343,8 @@ class DropboxProvider(Provider):
         expiry = self._dropbox._oauth2_access_token_expiration
         if token and expiry:
             ACCESS_TOKENS.put(self._credentials, token, expiry)
+            if self.integration_id is not None:
+                events.token_expiry(self.integration_id, expiry)
 
     # -- the account ----------------------------------------------------------
 
@@ -811,7 +814,9 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 def build(
     settings: Settings, integration_id: int | None, credentials: CredentialsSource
 ) -> DropboxProvider:
-    return DropboxProvider(credentials, settings, retry_policy(settings))
+    provider = DropboxProvider(credentials, settings, retry_policy(settings))
+    provider.integration_id = integration_id
+    return provider
 
 
 def authorize(

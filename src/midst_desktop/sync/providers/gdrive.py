@@ -237,6 +237,7 @@ class DriveProvider(Provider):
     ) -> None:
         self.settings = settings
         self.integration_id = integration_id
+        self._reported_expiry: datetime | None = None
         self.credentials = credentials
         self.sleep = sleep
         self.requests = 0
@@ -311,7 +312,7 @@ class DriveProvider(Provider):
             with self._lock:
                 self.requests += 1
             try:
-                return call()
+                result = call()
             except HttpError as error:
                 if _rejects_page_token(error):
                     raise CursorInvalidError(
@@ -334,6 +335,9 @@ class DriveProvider(Provider):
                 delay = self._backoff(attempt)
                 problem = type(error).__name__
                 kind = "transient"
+            else:
+                self._report_expiry()
+                return result
             events.provider_error("google_drive", kind)
             if attempt + 1 == MAX_ATTEMPTS:
                 break
@@ -343,6 +347,15 @@ class DriveProvider(Provider):
             f"Google Drive kept failing ({problem}) after {MAX_ATTEMPTS} attempts; "
             "the next sync tries again"
         )
+
+    def _report_expiry(self) -> None:
+        google_credentials = self._google
+        if self.integration_id is None or google_credentials is None:
+            return
+        expiry = google_credentials.expiry
+        if expiry is not None and expiry != self._reported_expiry:
+            self._reported_expiry = expiry
+            events.token_expiry(self.integration_id, expiry)
 
     def _backoff(self, attempt: int) -> float:
         base = self.settings.cloud_retry_base_ms / 1000

@@ -129,7 +129,8 @@ check "agent --serve answers /health" agent_health
 
 uninstall_keeps_data() {
   dpkg -r midst-desktop >/dev/null
-  [ ! -e "$app" ] && [ -f "$data/midst.db" ] && [ ! -e /usr/share/applications/midst-desktop.desktop ]
+  [ ! -e "$app" ] && [ ! -e /usr/lib/midst-desktop ] && [ -f "$data/midst.db" ] &&
+    [ ! -e /usr/share/applications/midst-desktop.desktop ]
 }
 check "uninstall removes the app and keeps the person's data" uninstall_keeps_data
 

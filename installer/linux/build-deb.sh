@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Builds dist/midst-desktop_<version>_<arch>.deb from the one-file binary in dist/.
-# Usage: installer/linux/build-deb.sh [PYTHON]   (PYTHON renders the icons; needs PySide6)
+# Builds dist/midst-desktop_<version>_<arch>.deb. The package holds the folder
+# build of the same spec (MIDST_ONEDIR=1), installed in /usr/lib/midst-desktop
+# with /usr/bin/midst-desktop linking to it: the one-file binary unpacks itself
+# on every start, which costs seconds; the folder build starts at once.
+# Usage: installer/linux/build-deb.sh [PYTHON]
+#   PYTHON has PyInstaller and PySide6 (which renders the icons).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 python="${1:-.venv/bin/python}"
-binary=dist/midst-desktop
-[ -x "$binary" ] || { echo "no $binary: run 'make binary' first" >&2; exit 1; }
+onedir=dist/onedir
+# The same work folder as `make binary`: PyInstaller reuses its analysis.
+MIDST_ONEDIR=1 "$python" -m PyInstaller --noconfirm --log-level WARN \
+  --distpath "$onedir" --workpath build/work build/midst-desktop.spec
+binary="$onedir/midst-desktop/midst-desktop"
+[ -x "$binary" ] || { echo "no $binary: the folder build failed" >&2; exit 1; }
 
 version="$(scripts/version.sh)"
 arch="$(dpkg --print-architecture)"
@@ -14,7 +22,9 @@ root="$(mktemp -d -t midst-deb-XXXXXX)"
 trap 'rm -rf "$root"' EXIT
 pkg="$root/midst-desktop"
 
-install -D -m 0755 "$binary" "$pkg/usr/bin/midst-desktop"
+mkdir -p "$pkg/usr/lib" "$pkg/usr/bin"
+cp -a "$onedir/midst-desktop" "$pkg/usr/lib/midst-desktop"
+ln -s ../lib/midst-desktop/midst-desktop "$pkg/usr/bin/midst-desktop"
 install -D -m 0644 resources/app/midst-desktop.desktop \
   "$pkg/usr/share/applications/midst-desktop.desktop"
 install -D -m 0644 resources/app/org.inmidst.midst_desktop.metainfo.xml \

@@ -49,6 +49,16 @@ check "the .desktop file and icons are installed" test -f /usr/share/application
 
 python3 scripts/make_samples.py "$work/samples" >"$work/expected.tsv"
 
+one_file_runs() {
+  # The one-file binary `make binary` leaves in dist/ is the same app packed
+  # differently: it must start and classify too.
+  [ "$(dist/midst-desktop --version)" = "midst-desktop $(scripts/version.sh)" ] &&
+    dist/midst-desktop classify "$work/samples/sediments-paper.pdf" --json | grep -q '"academic_paper"'
+}
+if [ -x dist/midst-desktop ]; then
+  check "the one-file binary runs and classifies a PDF" one_file_runs
+fi
+
 check "add a local folder of samples" "$app" --data-dir "$data" integrations add local "$work/samples" --json
 check "a full sync succeeds" "$app" --data-dir "$data" sync --type full --json
 

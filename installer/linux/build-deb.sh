@@ -54,7 +54,7 @@ Maintainer: midst-desktop maintainers <maintainers@midst-desktop.invalid>
 Installed-Size: $installed_kb
 Section: utils
 Priority: optional
-Depends: libc6, libglib2.0-0, libfontconfig1, libxkbcommon0, libdbus-1-3
+Depends: libc6, libglib2.0-0, libfontconfig1, libxkbcommon0, libdbus-1-3, libgl1, libegl1, libxcb1
 Recommends: gnome-keyring | kwalletmanager, libxcb-cursor0
 Homepage: https://midst-desktop.invalid/
 Description: find, classify and review your creative and academic work

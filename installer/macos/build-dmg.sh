@@ -18,6 +18,10 @@ if [ -n "${MACOS_SIGNING_IDENTITY:-}" ]; then
   codesign --force --deep --options runtime --timestamp \
     --entitlements installer/macos/entitlements.plist \
     --sign "$MACOS_SIGNING_IDENTITY" "$app"
+else
+  # Editing Info.plist voids PyInstaller's ad-hoc signature, and Apple silicon
+  # refuses to start code with no valid signature: sign it ad hoc again.
+  codesign --force --deep --sign - "$app"
 fi
 
 staging="$(mktemp -d)"

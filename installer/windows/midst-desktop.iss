@@ -1,5 +1,6 @@
 ; Inno Setup 6 script for midst-desktop on Windows.
-; Build: the release workflow runs PyInstaller (dist\midst-desktop.exe), then
+; Build: the release workflow runs PyInstaller with MIDST_ONEDIR=1
+;   (dist\midst-desktop\midst-desktop.exe and its _internal folder), then
 ;   iscc /DAppVersion=<version> installer\windows\midst-desktop.iss
 ; Output: dist\midst-desktop-<version>-setup.exe
 
@@ -37,7 +38,9 @@ Name: "startatlogin"; Description: "Start {#AppName} when I sign in"; GroupDescr
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
 
 [Files]
-Source: "..\..\dist\{#AppExe}"; DestDir: "{app}"; Flags: ignoreversion
+; The folder build (MIDST_ONEDIR=1): the one-file exe would unpack itself on
+; every start, which takes seconds.
+Source: "..\..\dist\midst-desktop\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 Source: "..\..\LICENSE"; DestDir: "{app}"; DestName: "LICENSE.txt"; Flags: ignoreversion
 
 [Icons]
@@ -46,8 +49,9 @@ Name: "{group}\Uninstall {#AppName}"; Filename: "{uninstallexe}"
 Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopicon
 
 [Registry]
-; Start at login is offered, never forced, and the app's own setting can
-; turn it off later (it removes the same value).
+; Start at login is offered, never forced. The app's own "Start at login"
+; setting writes the Linux (XDG) entry only, so on Windows this value, removed
+; on uninstall, is the switch; docs/packaging.md says so.
 Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "{#AppName}"; ValueData: """{app}\{#AppExe}"""; Flags: uninsdeletevalue; Tasks: startatlogin
 
 [Run]

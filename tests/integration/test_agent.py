@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,17 +15,7 @@ from midst_desktop.config import Settings
 from midst_desktop.store.db import Database
 from midst_desktop.store.models import Run
 from tests.support.store import add_local, artifacts_by_source, write
-
-DEADLINE_SECONDS = 30
-
-
-def wait_for(condition: Callable[[], bool]) -> None:
-    """Poll until condition holds; fail (not time) when it never does."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("the agent did not get there")
-        time.sleep(0.05)
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import json
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -22,17 +21,9 @@ from midst_desktop.service.endpoint import Endpoint
 from midst_desktop.service.health import health_report
 from midst_desktop.store.db import Database, open_database
 from tests.support.store import add_local, artifacts_by_source, write
+from tests.support.waiting import wait_for
 
-DEADLINE_SECONDS = 30
 TOKEN = "s3cret-endpoint-token"
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(0.05)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,18 +23,9 @@ from midst_desktop.sync.locks import SyncBusyError
 from midst_desktop.sync.registry import provider_for
 from midst_desktop.sync.scheduler import SyncScheduler
 from tests.support.store import add_local, write
+from tests.support.waiting import wait_for
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-DEADLINE_SECONDS = 30
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    """Poll until condition holds; fails (never times) when it does not."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"the scheduler never got there: {what}")
-        time.sleep(0.02)
 
 
 @dataclass

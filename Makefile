@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 CHECKED := src tests benchmarks scripts build/entry.py
 
-.PHONY: run test lint bench bench-large install clean binary deb package-test
+.PHONY: run test lint bench bench-large install clean binary deb package-test package-test-as-root
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -29,6 +29,18 @@ test: $(STAMP)
 	scripts/system-deps.sh test
 	$(MAKE) --no-print-directory lint
 	scripts/with-keyring.sh $(BIN)/pytest
+	$(MAKE) --no-print-directory package-test-as-root
+
+# The package test installs the .deb, so it needs root: CI runs as root and
+# always runs it; a developer's `make test` says so and leaves it out.
+package-test-as-root:
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		$(MAKE) --no-print-directory package-test; \
+	elif [ "$${CI:-}" = true ]; then \
+		echo "make test: the package test needs root in CI" >&2; exit 1; \
+	else \
+		echo "make test: package test left out (needs root: sudo make package-test)"; \
+	fi
 
 bench: $(STAMP)
 	scripts/system-deps.sh bench

@@ -144,5 +144,5 @@ uninstall_keeps_data() {
 }
 check "uninstall removes the app and keeps the person's data" uninstall_keeps_data
 
-echo "package test: $passed passed, $failed failed"
+echo "package-test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

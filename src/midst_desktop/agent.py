@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
 from datetime import timedelta
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from midst_desktop import events
 from midst_desktop.config import Settings
@@ -18,6 +20,10 @@ from midst_desktop.sync.providers.base import ProviderError
 from midst_desktop.sync.registry import providers_for
 from midst_desktop.sync.scheduler import STARTUP_DELAY, SyncScheduler
 from midst_desktop.sync.watch import FolderWatcher
+
+if TYPE_CHECKING:
+    from midst_desktop.service.endpoint import Endpoint
+    from midst_desktop.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,12 @@ class Agent:
         self._watched: set[int] = set()
         self.stopping = threading.Event()
         self.endpoint_port: int | None = None
+        self._endpoint: Endpoint | None = None
+        self._metrics: Metrics | None = None
+        # Guards the endpoint and the running flag: the settings window
+        # changes them from a worker thread while run() owns them.
+        self._endpoint_guard = threading.Lock()
+        self._running = False
 
     def sync(
         self,
@@ -94,35 +106,16 @@ class Agent:
 
     def run(self) -> int:
         """Run until stopping is set. Returns the exit code."""
-        from midst_desktop.service.endpoint import Endpoint, EndpointError
-        from midst_desktop.service.health import health_report
-        from midst_desktop.service.metrics import Metrics
+        from midst_desktop.service.endpoint import EndpointError
 
-        endpoint: Endpoint | None = None
-        metrics: Metrics | None = None
-        if self.serve:
-            metrics = Metrics(
-                self.database,
-                lambda: (
-                    self.scheduler.queue_length,
-                    self.scheduler.workers_busy,
-                    self.settings.worker_count,
-                ),
-            )
-            events.subscribe(metrics)
-            endpoint = Endpoint(
-                self.settings.endpoint_port,
-                self.settings.endpoint_token,
-                lambda: health_report(self.database, self.settings, self.scheduler),
-                metrics.render,
-            )
-            try:
-                endpoint.start()
-            except EndpointError as error:
-                log.error("%s", error)
-                events.unsubscribe(metrics)
-                return 1
-            self.endpoint_port = endpoint.port
+        with self._endpoint_guard:
+            if self.serve:
+                try:
+                    self._open_endpoint()
+                except EndpointError as error:
+                    log.error("%s", error)
+                    return 1
+            self._running = True
 
         # With the scheduler off nothing syncs by itself, watched changes
         # included; syncs run only when asked for.
@@ -136,12 +129,74 @@ class Agent:
         self.engine.stop()
         self.watcher.stop()
         self.scheduler.stop(wait=True)
-        if endpoint is not None:
-            endpoint.stop()
-        if metrics is not None:
-            events.unsubscribe(metrics)
+        with self._endpoint_guard:
+            self._running = False
+            self._close_endpoint()
         log.info("Agent stopped")
         return 0
+
+    def apply_settings(
+        self,
+        incremental_interval_minutes: int,
+        full_interval_hours: int,
+        endpoint_enabled: bool,
+        endpoint_port: int,
+        endpoint_token: str,
+    ) -> None:
+        """Use new schedule and endpoint settings now, without a restart.
+
+        Blocks while the endpoint stops and starts; raises EndpointError when
+        the new port cannot be had (the endpoint is then off).
+        """
+        self.settings = dataclasses.replace(
+            self.settings,
+            incremental_interval_minutes=incremental_interval_minutes,
+            full_interval_hours=full_interval_hours,
+            endpoint_enabled=endpoint_enabled,
+            endpoint_port=endpoint_port,
+            endpoint_token=endpoint_token,
+        )
+        self.scheduler.set_intervals(incremental_interval_minutes, full_interval_hours)
+        with self._endpoint_guard:
+            self.serve = endpoint_enabled
+            if not self._running:
+                return  # run() starts what the settings now say
+            self._close_endpoint()
+            if endpoint_enabled:
+                self._open_endpoint()
+
+    def _open_endpoint(self) -> None:
+        """Start the endpoint with the current settings; raises EndpointError."""
+        from midst_desktop.service.endpoint import Endpoint
+        from midst_desktop.service.health import health_report
+        from midst_desktop.service.metrics import Metrics
+
+        metrics = Metrics(
+            self.database,
+            lambda: (
+                self.scheduler.queue_length,
+                self.scheduler.workers_busy,
+                self.settings.worker_count,
+            ),
+        )
+        endpoint = Endpoint(
+            self.settings.endpoint_port,
+            self.settings.endpoint_token,
+            lambda: health_report(self.database, self.settings, self.scheduler),
+            metrics.render,
+        )
+        endpoint.start()
+        events.subscribe(metrics)
+        self._endpoint, self._metrics = endpoint, metrics
+        self.endpoint_port = endpoint.port
+
+    def _close_endpoint(self) -> None:
+        if self._endpoint is not None:
+            self._endpoint.stop()
+        if self._metrics is not None:
+            events.unsubscribe(self._metrics)
+        self._endpoint, self._metrics = None, None
+        self.endpoint_port = None
 
 
 def run_agent(database: Database, settings: Settings, serve: bool = False) -> int:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
+from midst_desktop import __version__
 from midst_desktop.agent import Agent
 from midst_desktop.config import Settings, load_settings
 from midst_desktop.store import queries
@@ -24,6 +28,7 @@ from midst_desktop.ui.settings import (
     needs_onboarding,
     suggested_folders,
 )
+from tests.support.login import exec_arguments
 from tests.ui.conftest import Synced, fill_folder, sqlite_only
 
 
@@ -146,7 +151,7 @@ def test_disconnect_keeping_artifacts(
 
 
 @sqlite_only
-def test_start_at_login_writes_and_removes_the_autostart_entry(
+def test_start_at_login_writes_an_entry_that_starts_this_app(
     qtbot: QtBot,
     synced: Synced,
     agent: Agent,
@@ -157,37 +162,152 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(
     window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
     qtbot.addWidget(window)
     entry = tmp_path / "xdg" / "autostart" / "midst-desktop.desktop"
+    assert not window.login_box.isChecked()
 
     window.login_box.setChecked(True)
-    assert "Exec=midst-desktop" in entry.read_text()
+    fields = dict(
+        line.split("=", 1) for line in entry.read_text().splitlines() if "=" in line
+    )
+    assert fields["Type"] == "Application"
+    assert fields["X-GNOME-Autostart-enabled"] == "true"
+    started = subprocess.run(
+        [*exec_arguments(fields["Exec"]), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == ["midst-desktop", __version__]
+
     window.login_box.setChecked(False)
     assert not entry.exists()
     window.shutdown()
 
 
-@sqlite_only
-def test_schedule_and_endpoint_settings_are_saved_for_the_next_start(
-    qtbot: QtBot, synced: Synced, agent: Agent
-) -> None:
-    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
-    qtbot.addWidget(window)
-    window.incremental_minutes.setValue(30)
-    window.full_hours.setValue(12)
-    window.endpoint_box.setChecked(True)
-    window.endpoint_port.setValue(4555)
-    window.endpoint_token.setText('tok"en')
-    window.save_general_button.click()
-    qtbot.waitUntil(lambda: window.last_message.startswith("Saved to"))
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
+
+def health_status(port: int) -> int | None:
+    """The endpoint's answer to GET /health, or None when nothing listens."""
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+    except httpx.ConnectError:
+        return None
+    return answer.status_code
+
+
+@pytest.fixture
+def prompt_agent(synced: Synced) -> Iterator[Agent]:
+    """The real agent whose start-up rescan runs at once."""
+    running = Agent(synced.database, synced.settings, startup_delay=timedelta(0))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    yield running
+    running.stopping.set()
+    thread.join(30)
+
+
+def minutes_to_next(agent: Agent, integration_id: int, kind: str) -> float:
+    next_run = agent.scheduler.next_run(integration_id, kind)
+    if next_run is None:
+        return -1.0
+    return (next_run - datetime.now(UTC)).total_seconds() / 60
+
+
+@sqlite_only
+def test_schedule_and_endpoint_settings_are_saved_and_used_at_once(
+    qtbot: QtBot, synced: Synced, prompt_agent: Agent
+) -> None:
+    agent = prompt_agent
+    window = SettingsWindow(
+        synced.database,
+        synced.settings,
+        agent.scheduler,
+        apply_settings=agent.apply_settings,
+    )
+    qtbot.addWidget(window)
+    # After the start-up rescan, the next look for changes is 15 min away.
+    qtbot.waitUntil(
+        lambda: minutes_to_next(agent, synced.integration_id, "incremental") > 10
+    )
+    assert minutes_to_next(agent, synced.integration_id, "incremental") <= 15
+    port = free_port()
+    assert health_status(port) is None
+
+    window.incremental_minutes.setValue(30)
+    window.full_hours.setValue(2)
+    window.endpoint_box.setChecked(True)
+    window.endpoint_port.setValue(port)
+    window.save_general_button.click()
+    qtbot.waitUntil(lambda: window.last_message == "Saved and in use")
+
+    assert 25 < minutes_to_next(agent, synced.integration_id, "incremental") <= 30
+    assert minutes_to_next(agent, synced.integration_id, "full") <= 120
+    assert health_status(port) == 200
+
+    window.endpoint_box.setChecked(False)
+    window.save_general_button.click()
+    qtbot.waitUntil(lambda: health_status(port) is None)
     again = load_settings(
         data_dir=str(synced.settings.data_dir),
         database_url=synced.settings.database_url,
         environ={},
     )
     assert again.incremental_interval_minutes == 30
-    assert again.full_interval_hours == 12
-    assert again.endpoint_enabled
-    assert again.endpoint_port == 4555
+    assert again.full_interval_hours == 2
+    assert not again.endpoint_enabled
+    window.shutdown()
+
+
+@sqlite_only
+def test_an_endpoint_port_in_use_is_saved_and_said_and_the_rest_applies(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    window = SettingsWindow(
+        synced.database,
+        synced.settings,
+        agent.scheduler,
+        apply_settings=agent.apply_settings,
+    )
+    qtbot.addWidget(window)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        window.full_hours.setValue(6)
+        window.endpoint_box.setChecked(True)
+        window.endpoint_port.setValue(port)
+        window.save_general_button.click()
+        qtbot.waitUntil(lambda: window.last_message.startswith("Saved, but"))
+
+    assert f"cannot listen on 127.0.0.1:{port}" in window.last_message
+    assert agent.scheduler.settings.full_interval_hours == 6
+    assert agent.endpoint_port is None
+    window.shutdown()
+
+
+@sqlite_only
+def test_without_a_running_agent_settings_wait_for_the_next_start(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    window.incremental_minutes.setValue(45)
+    window.endpoint_token.setText('tok"en')
+    window.save_general_button.click()
+    qtbot.waitUntil(lambda: window.last_message.startswith("Saved to"))
+
+    assert window.last_message.endswith("used from the next start")
+    again = load_settings(
+        data_dir=str(synced.settings.data_dir),
+        database_url=synced.settings.database_url,
+        environ={},
+    )
+    assert again.incremental_interval_minutes == 45
     assert again.endpoint_token == 'tok"en'
     window.shutdown()
 

@@ -11,6 +11,7 @@ is stopped by the engine's sync lock.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -186,6 +187,25 @@ class SyncScheduler:
                 log.info("Removed the schedule of job %s", job.id)
         if self._on_refresh is not None:
             self._on_refresh(active)
+
+    def set_intervals(self, incremental_minutes: int, full_hours: int) -> None:
+        """Use new intervals now: each job's next run counts from its last sync."""
+        self.settings = dataclasses.replace(
+            self.settings,
+            incremental_interval_minutes=incremental_minutes,
+            full_interval_hours=full_hours,
+        )
+        if not self._scheduler.running or self._stopping.is_set():
+            return
+        with self.database.read() as session:
+            scheduled = [
+                integration
+                for integration in queries.list_integrations(session)
+                if self._scheduler.get_job(f"{integration.id}:{RunKind.INCREMENTAL}")
+            ]
+        for integration in scheduled:
+            for kind in (RunKind.INCREMENTAL, RunKind.FULL):
+                self._add_interval_job(integration, kind, startup=False)
 
     def _interval(self, kind: str) -> timedelta:
         if kind == RunKind.FULL:

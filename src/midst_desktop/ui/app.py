@@ -102,7 +102,11 @@ class DesktopApp(QObject):
     def open_settings(self, onboarding: bool = False) -> SettingsWindow:
         if self.settings_window is None:
             window = SettingsWindow(
-                self.database, self.settings, self.agent.scheduler, onboarding
+                self.database,
+                self.settings,
+                self.agent.scheduler,
+                onboarding,
+                apply_settings=self.agent.apply_settings,
             )
             window.integrations_changed.connect(self._integrations_changed)
             self.settings_window = window

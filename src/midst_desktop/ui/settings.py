@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy import func, select
 
 from midst_desktop.config import CONFIG_FILE_NAME, Settings
+from midst_desktop.service.endpoint import EndpointError
 from midst_desktop.store import queries
 from midst_desktop.store.db import Database
 from midst_desktop.store.models import (
@@ -49,6 +49,7 @@ from midst_desktop.store.models import (
 )
 from midst_desktop.sync.folders import FolderConfig, FolderConfigError, validate_pattern
 from midst_desktop.ui.icons import resources_dir
+from midst_desktop.ui.login_item import LoginItem, login_item
 from midst_desktop.ui.review import _named
 from midst_desktop.ui.state import describe_time
 from midst_desktop.ui.tray import Schedule
@@ -57,7 +58,6 @@ from midst_desktop.ui.workers import Workers
 log = logging.getLogger(__name__)
 
 ONBOARDED_KEY = "onboarding_done"
-AUTOSTART_NAME = "midst-desktop.desktop"
 PROVIDER_WORDS: dict[str, str] = {
     Provider.LOCAL: "Local folder",
     Provider.GOOGLE_DRIVE: "Google Drive",
@@ -211,26 +211,6 @@ def parse_folder_config(patterns: str, max_size_mb: int) -> FolderConfig:
     return FolderConfig(excluded_patterns=globs, max_file_size_mb=max_size_mb)
 
 
-def autostart_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autostart" / AUTOSTART_NAME
-
-
-def start_at_login() -> bool:
-    return autostart_path().is_file()
-
-
-def set_start_at_login(enabled: bool) -> None:
-    """Write or remove the XDG autostart entry (Linux desktops)."""
-    target = autostart_path()
-    if not enabled:
-        target.unlink(missing_ok=True)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = resources_dir() / "app" / "midst-desktop-autostart.desktop"
-    shutil.copyfile(source, target)
-
-
 def write_config_values(settings: Settings, values: dict[str, Any]) -> Path:
     """Set keys in the settings file, keeping the others; used from the next start."""
     path = settings.config_dir / CONFIG_FILE_NAME
@@ -276,11 +256,19 @@ class SettingsWindow(QWidget):
         schedule: Schedule,
         onboarding: bool = False,
         parent: QWidget | None = None,
+        apply_settings: Callable[..., None] | None = None,
+        login: LoginItem | None = None,
     ) -> None:
         super().__init__(parent)
         self.database = database
         self.settings = settings
         self.schedule = schedule
+        # Puts saved schedule and endpoint settings to use at once (the
+        # agent's apply_settings); without it they wait for the next start.
+        self.apply_settings = apply_settings
+        self.login_item = login or login_item(
+            resources_dir() / "app" / "midst-desktop-autostart.desktop"
+        )
         self.workers = Workers(self, threads=1)
         self.rows: list[IntegrationRow] = []
         self.last_message = ""
@@ -450,8 +438,7 @@ class SettingsWindow(QWidget):
         self.full_hours.setValue(settings.full_interval_hours)
         _named(self.full_hours, "Full sync every")
         self.login_box = QCheckBox("Start midst-desktop when I log in", page)
-        self.login_box.setChecked(start_at_login())
-        self.login_box.setEnabled(sys.platform.startswith("linux"))
+        self.login_box.setChecked(self.login_item.enabled())
         _named(self.login_box, "Start at login")
         self.login_box.toggled.connect(self.set_start_at_login)
         self.endpoint_box = QCheckBox("Serve /health and /metrics on 127.0.0.1", page)
@@ -469,16 +456,12 @@ class SettingsWindow(QWidget):
         self.save_general_button = QPushButton("Save", page)
         _named(self.save_general_button, "Save settings")
         self.save_general_button.clicked.connect(self.save_general)
-        note = QLabel("Schedule and endpoint changes take effect at the next start.")
-        note.setWordWrap(True)
-        _named(note, "Settings note")
         form.addRow("Look for changes every", self.incremental_minutes)
         form.addRow("Full sync every", self.full_hours)
         form.addRow("", self.login_box)
         form.addRow("", self.endpoint_box)
         form.addRow("Port", self.endpoint_port)
         form.addRow("Token", self.endpoint_token)
-        form.addRow("", note)
         form.addRow("", self.save_general_button)
         return page
 
@@ -744,7 +727,7 @@ class SettingsWindow(QWidget):
 
     def set_start_at_login(self, enabled: bool) -> None:
         try:
-            set_start_at_login(enabled)
+            self.login_item.set(enabled)
         except OSError as error:
             self._say(f"Could not change start at login: {error.strerror or error}")
             return
@@ -758,11 +741,19 @@ class SettingsWindow(QWidget):
             "endpoint_port": self.endpoint_port.value(),
             "endpoint_token": self.endpoint_token.text(),
         }
-        self.workers.run(
-            lambda: write_config_values(self.settings, values),
-            lambda path: self._say(f"Saved to {path}; used from the next start"),
-            self._say,
-        )
+        apply = self.apply_settings
+
+        def save() -> str:
+            path = write_config_values(self.settings, values)
+            if apply is None:
+                return f"Saved to {path}; used from the next start"
+            try:
+                apply(**values)
+            except EndpointError as error:
+                return f"Saved, but the endpoint is off: {error}"
+            return "Saved and in use"
+
+        self.workers.run(save, self._say, self._say)
 
     def _say(self, words: str) -> None:
         self.last_message = words

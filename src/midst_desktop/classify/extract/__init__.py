@@ -36,7 +36,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bump when extractors change what they return, so stored results can be redone.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 IMAGE_FORMATS = frozenset(
     [

@@ -130,6 +130,26 @@ def test_a_help_page_in_xml_is_a_document_not_writing(tmp_path: Path) -> None:
     assert (verdict.artifact_type, verdict.rule) == ("other", "markup-document")
 
 
+def test_an_xml_guide_page_of_links_is_a_document(tmp_path: Path) -> None:
+    # Declared as XML, in German, and mostly link titles: few sentences, but
+    # its tags are a document's (page, info, credit, title, links).
+    credits = "".join(
+        f'<credit type="translator"><name>Person {n}</name>'
+        f"<email>p{n}@example.org</email><years>2011-2022</years></credit>\n"
+        for n in range(8)
+    )
+    page = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<page xmlns="http://projectmallard.org/1.0/" type="guide" id="shell">\n'
+        f'<info><link type="guide" xref="index"/>{credits}</info>\n'
+        "<title>Ihre Arbeitsumgebung</title>\n"
+        '<links type="topic" groups="apps"><title>Anwendungen und Fenster</title>'
+        "</links>\n</page>\n"
+    )
+    verdict = verdict_for(tmp_path, "shell-overview.page", page)
+    assert (verdict.artifact_type, verdict.rule) == ("other", "markup-document")
+
+
 def test_xml_records_are_data(tmp_path: Path) -> None:
     rows = "".join(
         f'  <station id="S{n}"><lat>{50 + n / 10}</lat><lon>{4 + n / 7:.3f}</lon>'
@@ -157,6 +177,14 @@ DATA_FILE = (
 
 def test_a_commented_table_saved_as_text_is_a_dataset(tmp_path: Path) -> None:
     verdict = verdict_for(tmp_path, "Widths.txt", DATA_FILE)
+    assert (verdict.artifact_type, verdict.rule) == ("dataset", "text-records")
+
+
+def test_a_list_of_code_points_is_a_dataset(tmp_path: Path) -> None:
+    listing = "# Exclusions\n# One code point a line.\n\n" + "".join(
+        f"{0x0958 + n:04X}    #  DEVANAGARI LETTER {n}\n" for n in range(30)
+    )
+    verdict = verdict_for(tmp_path, "Exclusions.txt", listing)
     assert (verdict.artifact_type, verdict.rule) == ("dataset", "text-records")
 
 

@@ -219,6 +219,8 @@ STATEMENTS_UNNAMED = 3
 # Markup covering this share of a text makes it a marked-up document.
 MARKUP_SHARE = 0.15
 PROSE_SHARE = 0.3
+# Or this share of its tags are paragraphs, titles, sections and links.
+DOCUMENT_TAG_SHARE = 0.5
 # Markup with fewer words than this between its tags holds neither prose nor data.
 MARKUP_DATA_WORDS = 50
 # TeX control words per 1,000 characters of a typeset document: documentation
@@ -446,7 +448,10 @@ def _by_content(
     if content.format in {"text", "xml"} and (
         signals.markup_share(text) >= MARKUP_SHARE
     ):
-        if signals.prose_share(signals.visible_text(text)) >= PROSE_SHARE:
+        if (
+            signals.prose_share(signals.visible_text(text)) >= PROSE_SHARE
+            or signals.document_tag_share(text) >= DOCUMENT_TAG_SHARE
+        ):
             return _verdict(
                 T.OTHER,
                 0.8,

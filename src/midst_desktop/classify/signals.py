@@ -60,6 +60,59 @@ TAG_RE = re.compile(r"</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>")
 VALUE_RE = re.compile(
     r"[-+]?\d[\d.,:/eE+-]*%?|(?:U\+|0x)?[0-9A-F]{4,6}(?:\.\.[0-9A-F]{4,6})?"
 )
+# The local name of an opening or empty tag.
+TAG_NAME_RE = re.compile(r"<(?:[\w.-]+:)?([A-Za-z][\w.-]*)")
+DOCUMENT_TAGS = frozenset(
+    [
+        "p",
+        "para",
+        "simpara",
+        "title",
+        "subtitle",
+        "desc",
+        "section",
+        "sect1",
+        "sect2",
+        "chapter",
+        "article",
+        "book",
+        "page",
+        "topic",
+        "body",
+        "div",
+        "span",
+        "h1",
+        "h2",
+        "h3",
+        "em",
+        "emphasis",
+        "link",
+        "xref",
+        "ulink",
+        "note",
+        "item",
+        "list",
+        "listitem",
+        "itemizedlist",
+        "steps",
+        "figure",
+        "media",
+        "code",
+        "screen",
+        "cmd",
+        "gui",
+        "guiseq",
+        "key",
+        "keyseq",
+        "info",
+        "credit",
+        "revision",
+        "name",
+        "email",
+        "years",
+        "license",
+    ]
+)
 WORD_RE = re.compile(r"[^\W\d_]{2,}")
 RUN_BREAK_RE = re.compile(r"\n\s*\n|[.!?:;]\s")
 TABLE_DELIMITERS = (";", "\t", "|", ",")
@@ -146,7 +199,11 @@ def record_share(text: str) -> float:
         tokens = line.split()
         values = sum(1 for token in tokens if VALUE_RE.fullmatch(token))
         signs = sum(1 for token in tokens if len(token) == 1 and not token.isalnum())
-        if len(tokens) >= 2 and values >= 2 and values + signs >= len(tokens) * 0.8:
+        if (
+            tokens
+            and values >= min(2, len(tokens))
+            and values + signs >= len(tokens) * 0.8
+        ):
             numeric += 1
     return max(best, numeric / len(data))
 
@@ -164,6 +221,18 @@ def markup_share(text: str) -> float:
         return 0.0
     tagged = sum(len(match) for match in TAG_RE.findall(probe))
     return tagged / len(probe) if probe else 0.0
+
+
+def document_tag_share(text: str) -> float:
+    """Share of a marked-up text's tags that are document structure.
+
+    Paragraphs, titles, sections and links are what DocBook, Mallard, DITA,
+    TEI and XHTML are made of; records use names of their own.
+    """
+    names = [name.lower() for name in TAG_NAME_RE.findall(text[:PROBE_CHARS])]
+    if not names:
+        return 0.0
+    return sum(1 for name in names if name in DOCUMENT_TAGS) / len(names)
 
 
 def visible_text(markup: str) -> str:

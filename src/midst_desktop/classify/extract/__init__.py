@@ -94,7 +94,9 @@ VIDEO_FORMATS = frozenset(
 OFFICE_FORMATS = frozenset(
     ["docx", "pptx", "xlsx", "odt", "odp", "ods", "odg", "ott", "otp", "ots"]
 )
-TEXT_FORMATS = frozenset(["text", "markdown", "latex", "code", "html"])
+# XML is read as its text, tags and all: the rules tell a marked-up document
+# from marked-up records by how much prose sits between the tags.
+TEXT_FORMATS = frozenset(["text", "markdown", "latex", "code", "html", "xml"])
 TABLE_FORMATS = frozenset(["csv", "tsv", "json", "jsonl", "parquet"])
 TEXT_EXTENSIONS = {
     "txt": "text",

@@ -158,6 +158,22 @@ def test_xml_records_are_data(tmp_path: Path) -> None:
     )
     verdict = verdict_for(tmp_path, "stations.txt", f"<stations>\n{rows}</stations>\n")
     assert (verdict.artifact_type, verdict.rule) == ("dataset", "markup-data")
+    # A licence in a comment is not the file's prose.
+    locale = (
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE ldml SYSTEM "ldml.dtd">\n'
+        "<!-- Copyright 1991-2022 the data project. For terms of use, see the\n"
+        "licence file. The data files are read according to the specification\n"
+        "that the project publishes, which says what every element means. -->\n"
+        '<ldml><identity><version number="41"/><language type="en"/>'
+        '<territory type="KE"/></identity>\n'
+        + "".join(
+            f'<month type="{n}">{name}</month>\n'
+            for n, name in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun"])
+        )
+        + "</ldml>\n"
+    )
+    verdict = verdict_for(tmp_path, "en_KE.xml", locale)
+    assert (verdict.artifact_type, verdict.rule) == ("dataset", "markup-data")
 
 
 # -- tables with comments ------------------------------------------------------

@@ -216,13 +216,11 @@ RECORD_SHARE = 0.6
 DRAWING_SHARE = 0.7
 # Unnamed text needs this many program statements besides its punctuation.
 STATEMENTS_UNNAMED = 3
-# Markup covering this share of a text makes it a marked-up document.
-MARKUP_SHARE = 0.15
+# A text that opens with a tag and holds this many is marked up.
+MARKUP_TAGS = 10
 PROSE_SHARE = 0.3
 # Or this share of its tags are paragraphs, titles, sections and links.
 DOCUMENT_TAG_SHARE = 0.5
-# Markup with fewer words than this between its tags holds neither prose nor data.
-MARKUP_DATA_WORDS = 50
 # TeX control words per 1,000 characters of a typeset document: documentation
 # of TeX itself. Typeset papers show none.
 MACRO_DENSITY = 2.0
@@ -445,9 +443,8 @@ def _by_content(
         return _verdict(
             T.CODE_SAMPLE, 0.75, mime, "text-code-syntax", "Text with code syntax"
         )
-    if content.format in {"text", "xml"} and (
-        signals.markup_share(text) >= MARKUP_SHARE
-    ):
+    marked_up = content.format in {"text", "markdown", "xml"}
+    if marked_up and signals.markup_tags(text) >= MARKUP_TAGS:
         if (
             signals.prose_share(signals.visible_text(text)) >= PROSE_SHARE
             or signals.document_tag_share(text) >= DOCUMENT_TAG_SHARE
@@ -459,12 +456,8 @@ def _by_content(
                 "markup-document",
                 "Marked-up document (help page or article source)",
             )
-        if len(signals.visible_text(text).split()) >= MARKUP_DATA_WORDS:
-            return _verdict(
-                T.DATASET, 0.55, mime, "markup-data", "Marked-up records, not prose"
-            )
         return _verdict(
-            T.OTHER, 0.5, mime, "markup-short", "Marked-up file with little text"
+            T.DATASET, 0.55, mime, "markup-data", "Marked-up records, not prose"
         )
     if plain and signals.record_share(text) >= RECORD_SHARE:
         return _verdict(

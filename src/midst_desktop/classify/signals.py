@@ -60,6 +60,8 @@ TAG_RE = re.compile(r"</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>")
 VALUE_RE = re.compile(
     r"[-+]?\d[\d.,:/eE+-]*%?|(?:U\+|0x)?[0-9A-F]{4,6}(?:\.\.[0-9A-F]{4,6})?"
 )
+# Comments, processing instructions (<?xml ...?>) and doctypes.
+COMMENT_RE = re.compile(r"<!--.*?(?:-->|$)|<\?.*?(?:\?>|$)|<!DOCTYPE[^>]*>", re.DOTALL)
 # The local name of an opening or empty tag.
 TAG_NAME_RE = re.compile(r"<(?:[\w.-]+:)?([A-Za-z][\w.-]*)")
 DOCUMENT_TAGS = frozenset(
@@ -214,13 +216,12 @@ def _atomic(field: str) -> bool:
     return len(words) <= 1 or all(VALUE_RE.fullmatch(word) for word in words)
 
 
-def markup_share(text: str) -> float:
-    """Share of the text's characters inside tags."""
+def markup_tags(text: str) -> int:
+    """Tags in a text that opens with one (or an XML declaration); else 0."""
     probe = text[:PROBE_CHARS]
-    if not probe.lstrip().startswith("<"):
-        return 0.0
-    tagged = sum(len(match) for match in TAG_RE.findall(probe))
-    return tagged / len(probe) if probe else 0.0
+    if not probe.lstrip("\ufeff \t\r\n").startswith("<"):
+        return 0
+    return len(TAG_RE.findall(COMMENT_RE.sub(" ", probe)))
 
 
 def document_tag_share(text: str) -> float:
@@ -229,15 +230,19 @@ def document_tag_share(text: str) -> float:
     Paragraphs, titles, sections and links are what DocBook, Mallard, DITA,
     TEI and XHTML are made of; records use names of their own.
     """
-    names = [name.lower() for name in TAG_NAME_RE.findall(text[:PROBE_CHARS])]
+    probe = COMMENT_RE.sub(" ", text[:PROBE_CHARS])
+    names = [name.lower() for name in TAG_NAME_RE.findall(probe)]
     if not names:
         return 0.0
     return sum(1 for name in names if name in DOCUMENT_TAGS) / len(names)
 
 
 def visible_text(markup: str) -> str:
-    """The text between the tags of a marked-up document, a block per tag."""
-    return TAG_RE.sub("\n\n", markup[:PROBE_CHARS])
+    """The text between the tags of a marked-up document, a block per tag.
+
+    Comments, the declaration and the doctype are not part of it.
+    """
+    return TAG_RE.sub("\n\n", COMMENT_RE.sub("\n\n", markup[:PROBE_CHARS]))
 
 
 def prose_share(text: str) -> float:

@@ -3,7 +3,8 @@
 Each verdict names the rule that fired (`rule`, stable, used to calibrate
 confidences per rule) and says why in words for the review pane (`reason`).
 The confidences here are per-rule starting points; calibration measures
-them on the evaluation corpus.
+them on the evaluation corpus, except for the guesses in GUESS_RULES, which
+only a person's reviews can measure. Content signals are in signals.py.
 """
 
 from __future__ import annotations
@@ -369,7 +370,7 @@ def classify(
 
     named = bool(_extension(name))
     template = fmt in TEMPLATE_FORMATS or _extension(name) in TEMPLATE_FORMATS
-    verdict = _by_content(fmt, content, mime, words, named, template) or _by_name(
+    verdict = _by_content(fmt, content, mime, named, template) or _by_name(
         fmt, mime, words
     )
     if extraction is None:
@@ -381,7 +382,6 @@ def _by_content(
     fmt: str,
     content: Extraction | None,
     mime: str,
-    words: tuple[T, float, list[str]] | None,
     named: bool = True,
     template: bool = False,
 ) -> Classification | None:

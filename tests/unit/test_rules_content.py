@@ -323,3 +323,13 @@ def test_a_picture_in_a_data_or_abstract_folder_stays_a_picture(
 def test_r_data_files_are_datasets() -> None:
     assert classify("Affairs.rda", "AER/data/Affairs.rda").artifact_type == "dataset"
     assert classify("session.RData").artifact_type == "dataset"
+
+
+def test_names_of_manuals_forms_and_receipts_say_other() -> None:
+    for name in ["User Manual.docx", "Invoice 2024-03.pdf", "meeting minutes.txt"]:
+        verdict = classify(name, f"Documents/{name}")
+        assert verdict.artifact_type == "other", name
+    # Writing words still win in a folder of their own.
+    assert classify("chapter one.docx", "Novel/chapter one.docx").artifact_type == (
+        "creative_writing"
+    )

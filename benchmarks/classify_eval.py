@@ -177,11 +177,15 @@ def cross_validate(outcomes: list[Outcome]) -> None:
     from midst_desktop.classify.calibration import Sample, fit
     from midst_desktop.classify.model import Example
     from midst_desktop.classify.model import fit as fit_model
+    from midst_desktop.classify.rules import GUESS_RULES
 
     for held_out in grouped_folds(outcomes):
         held = set(held_out)
         train = [o for i, o in enumerate(outcomes) if i not in held]
-        table = fit(Sample(o.rule, o.raw, o.predicted == o.truth) for o in train)
+        table = fit(
+            (Sample(o.rule, o.raw, o.predicted == o.truth) for o in train),
+            unmeasured=GUESS_RULES,
+        )
         model = fit_model([Example(o.document, o.truth, 1.0) for o in train])
         for index in held_out:
             outcome = outcomes[index]
@@ -328,10 +332,14 @@ def _target(name: str, value: float, unit: str, kind: str) -> dict[str, Any]:
 def write_calibration() -> Path:
     """Fit the table on the whole corpus and write the one the package ships."""
     from midst_desktop.classify.calibration import Sample, fit, save
+    from midst_desktop.classify.rules import GUESS_RULES
 
     corpus.assemble()
     outcomes, _ = classify_corpus(corpus.corpus_files())
-    table = fit(Sample(o.rule, o.raw, o.predicted == o.truth) for o in outcomes)
+    table = fit(
+        (Sample(o.rule, o.raw, o.predicted == o.truth) for o in outcomes),
+        unmeasured=GUESS_RULES,
+    )
     save(table, SHIPPED_TABLE)
     return SHIPPED_TABLE
 

@@ -203,13 +203,17 @@ def _odf(mime: str, body: str, title: str, creator: str, stats: str = "") -> byt
     )
 
 
-def odt(paragraphs: list[str], title: str = "", creator: str = "") -> bytes:
+def odt(
+    paragraphs: list[str], title: str = "", creator: str = "", template: bool = False
+) -> bytes:
+    """A text document; with template, an .ott (the ODF text template)."""
     body = "".join(
         f"<text:p>{escape(p[:5])}<text:span>{escape(p[5:])}</text:span></text:p>"
         for p in paragraphs
     )
+    kind = "text-template" if template else "text"
     return _odf(
-        "application/vnd.oasis.opendocument.text",
+        f"application/vnd.oasis.opendocument.{kind}",
         f"<office:text>{body}</office:text>",
         title,
         creator,
@@ -294,8 +298,12 @@ def pdf(
     pages: list[list[str]],
     info: dict[str, str] | None = None,
     size: tuple[int, int] = (612, 792),
+    rotate: int = 0,
 ) -> bytes:
-    """A PDF 1.4 with one text page per entry, an info dict and a valid xref."""
+    """A PDF 1.4 with one text page per entry, an info dict and a valid xref.
+
+    rotate sets each page's /Rotate: 90 shows a portrait page on its side.
+    """
     count = len(pages)
     font = 3 + 2 * count
     objects: list[bytes] = [
@@ -312,9 +320,9 @@ def pdf(
         ops.append("ET")
         stream = "\n".join(ops).encode("latin-1")
         objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents %d 0 R "
-            b"/Resources << /Font << /F1 %d 0 R >> >> >>"
-            % (size[0], size[1], 4 + 2 * i, font)
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Rotate %d "
+            b"/Contents %d 0 R /Resources << /Font << /F1 %d 0 R >> >> >>"
+            % (size[0], size[1], rotate, 4 + 2 * i, font)
         )
         objects.append(
             b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"

@@ -118,6 +118,27 @@ def test_a_persons_reviews_move_the_shipped_table_towards_what_they_see() -> Non
     assert prior("pdf", 0.5) > 0.85
 
 
+def test_unmeasured_rules_keep_their_raw_figure_until_the_person_reviews() -> None:
+    # A guess that the corpus happens to get right 29 times in 30 (its plain
+    # texts were picked as writing) says nothing about a person's plain texts.
+    samples = _samples("extension-guess", 0.5, 30, 29) + _samples("pdf", 0.4, 20, 15)
+    samples += _samples("code-syntax", 0.9, 100, 99) + _samples("words", 0.5, 40, 8)
+    unmeasured = {"extension-guess", "pdf"}
+
+    shipped = fit(samples, unmeasured=unmeasured)
+
+    assert shipped("extension-guess", 0.5) == 0.5
+    assert shipped("pdf", 0.4) == 0.4
+    # Their files do not shape the curve the other rules share.
+    assert shipped("words", 0.5) == pytest.approx(0.2, abs=0.01)
+    again = Calibration.from_json(json.loads(json.dumps(shipped.to_json())), "corpus")
+    assert again("extension-guess", 0.5) == 0.5
+    # The person's reviews give the guess a curve of its own.
+    reviews = _samples("extension-guess", 0.5, 100, 20)
+    personal = fit(reviews, prior=shipped, source="reviews", per_rule=True)
+    assert personal("extension-guess", 0.5) < 0.3
+
+
 def test_expected_calibration_error_of_known_bins() -> None:
     confidences = [0.95] * 10 + [0.55] * 10
     correct = [True] * 10 + [True] * 5 + [False] * 5

@@ -55,6 +55,16 @@ def test_a_landscape_pdf_is_marked_as_such(tmp_path: Path) -> None:
     assert result.metadata["width"] == 960
 
 
+def test_a_portrait_page_turned_on_its_side_is_landscape(tmp_path: Path) -> None:
+    # Slides made on a portrait sheet and shown rotated by /Rotate 90.
+    data = samples.pdf([["Slide one"], ["Slide two"]], size=(595, 842), rotate=90)
+    result = extract_file(write(tmp_path, "deck.pdf", data))
+    assert (result.metadata["width"], result.metadata["height"]) == (842, 595)
+    assert result.metadata["landscape"] is True
+    data = samples.pdf([["Page one"]], size=(842, 595), rotate=90)
+    assert extract_file(write(tmp_path, "p.pdf", data)).metadata["landscape"] is False
+
+
 def test_docx_gives_text_properties_and_counts(tmp_path: Path) -> None:
     data = samples.docx(
         ["The Lighthouse Keeper", "Chapter One", "The storm came in from the west."],

@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import pairwise
@@ -178,19 +178,27 @@ def fit(
     source: str = "corpus",
     prior_weight: float = PRIOR_WEIGHT,
     per_rule: bool = False,
+    unmeasured: Collection[str] = (),
 ) -> Calibration:
     """A table from verdicts whose truth is known.
 
     Without per_rule, one curve for all rules. With it, a curve per rule,
     shrunk towards the prior's curve for that rule (or the overall one).
+    Rules named in unmeasured are left out of the fit and keep their raw
+    confidence (an identity curve): what the samples say about them would
+    not hold for the files the table is applied to.
     """
-    samples = list(samples)
+    samples = [s for s in samples if s.rule not in unmeasured]
+    identities = dict.fromkeys(unmeasured, IDENTITY)
     if not samples:
-        return prior or Calibration(source=source)
+        base = prior or Calibration(source=source)
+        rules = {**base.rules, **identities}
+        return Calibration(base.overall, rules, base.source)
     overall = _isotonic([s.raw for s in samples], [float(s.correct) for s in samples])
     if prior is not None:
         overall = _shrunk(overall, prior.overall, len(samples), prior_weight)
     rules = dict(prior.rules) if prior is not None else {}
+    rules.update(identities)
     if not per_rule:
         return Calibration(overall, rules, source)
     by_rule: dict[str, list[Sample]] = {}

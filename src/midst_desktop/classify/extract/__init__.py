@@ -36,7 +36,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bump when extractors change what they return, so stored results can be redone.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 IMAGE_FORMATS = frozenset(
     [
@@ -94,7 +94,9 @@ VIDEO_FORMATS = frozenset(
 OFFICE_FORMATS = frozenset(
     ["docx", "pptx", "xlsx", "odt", "odp", "ods", "odg", "ott", "otp", "ots"]
 )
-TEXT_FORMATS = frozenset(["text", "markdown", "latex", "code", "html"])
+# XML is read as its text, tags and all: the rules tell a marked-up document
+# from marked-up records by how much prose sits between the tags.
+TEXT_FORMATS = frozenset(["text", "markdown", "latex", "code", "html", "xml"])
 TABLE_FORMATS = frozenset(["csv", "tsv", "json", "jsonl", "parquet"])
 TEXT_EXTENSIONS = {
     "txt": "text",

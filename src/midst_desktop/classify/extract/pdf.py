@@ -69,12 +69,10 @@ def _read(document: pypdfium2.PdfDocument) -> Extraction:
         page = document[index]
         try:
             if index == 0:
+                # PDFium gives the size as shown, with /Rotate already applied.
                 width, height = page.get_size()
                 result.metadata["width"] = round(width)
                 result.metadata["height"] = round(height)
-                rotated = page.get_rotation() in {90, 270}
-                if rotated:
-                    width, height = height, width
                 result.metadata["landscape"] = width > height * LANDSCAPE_RATIO
             textpage = page.get_textpage()
             try:

@@ -1,4 +1,4 @@
-"""Plain text, Markdown, LaTeX, HTML and source code."""
+"""Plain text, Markdown, LaTeX, HTML, XML and source code."""
 
 from __future__ import annotations
 

@@ -55,6 +55,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import select
 
+from midst_desktop.classify.extract.preview import PageImage, PreviewRenderer
 from midst_desktop.config import Settings
 from midst_desktop.store import queries
 from midst_desktop.store.db import Database
@@ -66,7 +67,7 @@ from midst_desktop.store.models import (
     Integration,
     Provider,
 )
-from midst_desktop.ui.workers import Workers
+from midst_desktop.ui.workers import Progress, Workers
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,14 @@ STATUSES = (
 THUMBNAIL_SIZE = 224
 MAX_PREVIEW_PIXELS = 40_000_000
 EXCERPT_CHARS = 1200
+# A bulk action moves this many artifacts between two progress reports.
+BULK_CHUNK = 100
+DOING_WORDS: dict[str, str] = {
+    ArtifactStatus.APPROVED: "Approving",
+    ArtifactStatus.REJECTED: "Rejecting",
+    ArtifactStatus.ARCHIVED: "Archiving",
+    ArtifactStatus.PENDING: "Moving back to pending",
+}
 SEARCH_DELAY_MS = 250
 ANY_DATE = QDate(2000, 1, 1)
 NO_PARENT = QModelIndex()
@@ -306,6 +315,14 @@ class Detail:
     web_link: str | None
     thumbnail: QImage | None = None
 
+    @property
+    def is_local_pdf(self) -> bool:
+        return bool(
+            self.local_path
+            and self.artifact["source_available"]
+            and self.artifact["mime_type"] == "application/pdf"
+        )
+
 
 def load_detail(database: Database, artifact_id: str) -> Detail:
     """An artifact with its text excerpt and preview. Blocks: a worker's job."""
@@ -351,6 +368,14 @@ def read_thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QImage | None:
     return None if image.isNull() else image
 
 
+def page_qimage(page: PageImage) -> QImage:
+    """A drawn PDF page as a QImage that owns its pixels."""
+    image = QImage(
+        page.pixels, page.width, page.height, page.stride, QImage.Format.Format_RGB888
+    )
+    return image.copy()
+
+
 # -- undo --------------------------------------------------------------------
 
 
@@ -382,28 +407,47 @@ def undo_moves(database: Database, step: UndoStep) -> None:
 
 
 def move(
-    database: Database, ids: list[str], target: str, reason: str | None
+    database: Database,
+    ids: list[str],
+    target: str,
+    reason: str | None,
+    progress: Progress | None = None,
 ) -> UndoStep:
+    """Move artifacts in one transaction, BULK_CHUNK at a time. Blocks: a job.
+
+    progress hears (done, total) after each chunk; all of them move, or none.
+    """
+    previous: dict[str, str] = {}
     with database.write() as session:
-        artifacts = queries.get_artifacts(session, ids)
-        previous = {a.id: a.status for a in artifacts}
-        queries.move_status(session, ids, target, reason)
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            artifacts = queries.get_artifacts(session, chunk)
+            previous.update({a.id: a.status for a in artifacts})
+            queries.move_status(session, chunk, target, reason)
+            session.flush()
+            if progress is not None:
+                progress(start + len(chunk), len(ids))
     return UndoStep(f"{target} {len(ids)}", previous)
 
 
-def approve_above(database: Database, threshold: float) -> UndoStep:
+def approve_above(
+    database: Database, threshold: float, progress: Progress | None = None
+) -> UndoStep:
     with database.write() as session:
-        ids = [
-            a.id
-            for a in session.scalars(
-                select(Artifact).where(
+        ids = list(
+            session.scalars(
+                select(Artifact.id).where(
                     Artifact.status == ArtifactStatus.PENDING,
                     Artifact.confidence >= threshold,
                 )
             )
-        ]
-        if ids:
-            queries.move_status(session, ids, ArtifactStatus.APPROVED)
+        )
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            queries.move_status(session, chunk, ArtifactStatus.APPROVED)
+            session.flush()
+            if progress is not None:
+                progress(start + len(chunk), len(ids))
     return UndoStep(f"approved {len(ids)}", dict.fromkeys(ids, ArtifactStatus.PENDING))
 
 
@@ -432,6 +476,8 @@ class ReviewWindow(QMainWindow):
 
     counts_changed = Signal(dict)
     action_done = Signal(str)
+    # How many artifacts of a bulk action are done, of how many.
+    bulk_progress = Signal(int, int)
 
     def __init__(
         self,
@@ -445,6 +491,10 @@ class ReviewWindow(QMainWindow):
         self.settings = settings
         self.learn = learn
         self.readers = Workers(self, threads=2)
+        # PDF pages are drawn one at a time, in a worker process of their own,
+        # so a slow page never holds up a page of the table.
+        self.previewers = Workers(self, threads=1)
+        self.renderer = PreviewRenderer()
         # Writes run one at a time, in order: an undo never overtakes its action.
         self.writers = Workers(self, threads=1)
         self.undo_steps: list[UndoStep] = []
@@ -454,6 +504,9 @@ class ReviewWindow(QMainWindow):
         self.ui_settings = QSettings(
             str(Path(settings.data_dir) / "ui.ini"), QSettings.Format.IniFormat
         )
+        # The PDF whose first page the preview shows, or could not draw.
+        self.page_shown: str | None = None
+        self.page_failed: str | None = None
         self.setWindowTitle("Review artifacts - midst-desktop")
         _named(self, "Review artifacts")
         self.model = ArtifactTableModel(database, self.readers, self)
@@ -527,7 +580,8 @@ class ReviewWindow(QMainWindow):
 
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(140)
+        self.progress.setTextVisible(True)
+        self.progress.setMaximumWidth(180)
         self.progress.setVisible(False)
         _named(self.progress, "Working")
         self.statusBar().addPermanentWidget(self.progress)
@@ -872,8 +926,11 @@ class ReviewWindow(QMainWindow):
         if generation != self._detail_generation:
             return
         self.detail = detail
+        self.page_shown = self.page_failed = None
         artifact = detail.artifact
         self.gone_badge.setVisible(not artifact["source_available"])
+        if detail.is_local_pdf:
+            self._draw_page(generation, str(detail.local_path))
         if detail.thumbnail is not None:
             self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.preview.setPixmap(QPixmap.fromImage(detail.thumbnail))
@@ -898,6 +955,27 @@ class ReviewWindow(QMainWindow):
             bool(detail.web_link)
             or (bool(detail.local_path) and artifact["source_available"])
         )
+
+    def _draw_page(self, generation: int, path: str) -> None:
+        """Show the PDF's first page once drawn; the excerpt stands in meanwhile."""
+        side = round(THUMBNAIL_SIZE * self.devicePixelRatioF())
+        renderer = self.renderer
+        self.previewers.run(
+            lambda: renderer.render(path, side),
+            lambda page: self._page_landed(generation, path, page),
+        )
+
+    def _page_landed(self, generation: int, path: str, page: PageImage | None) -> None:
+        if generation != self._detail_generation:
+            return  # another artifact is shown
+        if page is None:
+            self.page_failed = path  # the excerpt stays
+            return
+        pixmap = QPixmap.fromImage(page_qimage(page))
+        pixmap.setDevicePixelRatio(self.devicePixelRatioF())
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setPixmap(pixmap)
+        self.page_shown = path
 
     def _set_detail_enabled(self, enabled: bool) -> None:
         for widget in (
@@ -945,8 +1023,8 @@ class ReviewWindow(QMainWindow):
             ArtifactStatus.PENDING: "Moved back to pending",
         }[ArtifactStatus(target)]
 
-        def work() -> UndoStep:
-            step = move(self.database, ids, target, reason)
+        def work(progress: Progress) -> UndoStep:
+            step = move(self.database, ids, target, reason, progress)
             if self.learn and target == ArtifactStatus.APPROVED:
                 _learn(self.database, self.settings)
             return step
@@ -960,13 +1038,13 @@ class ReviewWindow(QMainWindow):
             self.refresh_counts()
             self.action_done.emit(step.words)
 
-        self._write(work, done, f"{words.split()[0]}...")
+        self._write_counted(work, done, DOING_WORDS[target], len(ids))
 
     def approve_above(self) -> None:
         threshold = self.threshold.value()
 
-        def work() -> UndoStep:
-            step = approve_above(self.database, threshold)
+        def work(progress: Progress) -> UndoStep:
+            step = approve_above(self.database, threshold, progress)
             if self.learn and step.previous:
                 _learn(self.database, self.settings)
             return step
@@ -979,7 +1057,7 @@ class ReviewWindow(QMainWindow):
             self.refresh_counts()
             self.action_done.emit(step.words)
 
-        self._write(work, done, "Approving...")
+        self._write_counted(work, done, DOING_WORDS[ArtifactStatus.APPROVED], 0)
 
     def undo(self) -> None:
         if self.writers.busy:
@@ -1059,7 +1137,45 @@ class ReviewWindow(QMainWindow):
         self.table.setFocus()
         self._update_actions()
 
+    def _write_counted(self, work: Any, done: Any, words: str, total: int) -> None:
+        """A bulk write whose progress bar counts the artifacts done."""
+        self._show_count(words, 0, total)
+
+        def finished(result: Any) -> None:
+            self._end_progress()
+            done(result)
+
+        def failed(message: str) -> None:
+            self._end_progress()
+            self.show_error(message)
+
+        self.writers.run_counted(
+            work, lambda d, t: self._show_count(words, d, t), finished, failed
+        )
+
+    def _show_count(self, words: str, done: int, total: int) -> None:
+        self.progress.setVisible(True)
+        if total <= 0:
+            self.progress.setRange(0, 0)  # the count is not known yet
+            self.statusBar().showMessage(f"{words}...")
+            return
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        text = f"{done:,} of {total:,}"
+        self.progress.setFormat(text)
+        self.progress.setAccessibleDescription(f"{words} {text}")
+        self.statusBar().showMessage(f"{words} {text}...")
+        self.bulk_progress.emit(done, total)
+
+    def _end_progress(self) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("")
+        self.progress.setAccessibleDescription("")
+        self.progress.setVisible(self.writers.busy)
+        self.statusBar().clearMessage()
+
     def _write(self, work: Any, done: Any, words: str) -> None:
+        self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.statusBar().showMessage(words)
 
@@ -1143,6 +1259,8 @@ class ReviewWindow(QMainWindow):
     def shutdown(self) -> None:
         self.readers.wait()
         self.writers.wait()
+        self.previewers.wait()
+        self.renderer.close()
 
 
 def _day_start(day: QDate) -> datetime | None:

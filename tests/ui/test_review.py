@@ -183,6 +183,43 @@ def test_editing_title_type_tags_and_description_is_saved(
     assert row.title == "Layered sediments, revised"
 
 
+@sqlite_only
+def test_ctrl_z_puts_back_an_edit_of_title_type_tags_and_description(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    settle(qtbot, window)
+    target = window.detail.artifact["id"]  # type: ignore[union-attr]
+    with synced.database.read() as session:
+        before = queries.edit_state(queries.get_artifact(session, target))
+    assert before["classified_by"] != "user"
+
+    window.title_edit.setText("Renamed by hand")
+    window.type_edit.setCurrentIndex(window.type_edit.findData("dataset"))
+    window.tags_edit.setText("one, two")
+    window.description_edit.setPlainText("Written by hand.")
+    qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(window.undo_steps))
+    settle(qtbot, window)
+    with synced.database.read() as session:
+        assert queries.get_artifact(session, target).classified_by == "user"
+
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.undo_steps)
+    settle(qtbot, window)
+
+    with synced.database.read() as session:
+        artifact = queries.get_artifact(session, target)
+        assert queries.edit_state(artifact) == before
+        found = queries.list_artifacts(
+            session, queries.ArtifactFilter(search="Renamed"), 10
+        )
+    assert found == []
+    row = next(r for r in window.model.rows if r.id == target)
+    assert row.title == before["title"]
+
+
 def test_type_filter_search_and_confidence_are_answered_by_the_store(
     qtbot: QtBot, synced: Synced
 ) -> None:

@@ -403,6 +403,39 @@ def edit_artifact(
     return artifact
 
 
+# What an edit can change, so that it can be put back exactly.
+EDITED_FIELDS = (
+    "title",
+    "title_edited",
+    "artifact_type",
+    "confidence",
+    "classified_by",
+    "tags",
+    "description",
+)
+
+
+def edit_state(artifact: Artifact) -> dict[str, Any]:
+    """The values an edit may change, to give to restore_edit."""
+    state = {name: getattr(artifact, name) for name in EDITED_FIELDS}
+    state["tags"] = list(state["tags"] or [])
+    return state
+
+
+def restore_edit(session: Session, artifact_id: str, state: dict[str, Any]) -> Artifact:
+    """Put back what edit_state saw: undoing an edit, type and confidence too."""
+    artifact = get_artifact(session, artifact_id)
+    for name in EDITED_FIELDS:
+        setattr(artifact, name, state[name])
+    text_row = session.scalar(
+        select(ArtifactText).where(ArtifactText.artifact_id == artifact.id)
+    )
+    if text_row is not None:
+        text_row.title = artifact.title
+    artifact.updated_at = utcnow()
+    return artifact
+
+
 def parse_type(value: str) -> str:
     try:
         return ArtifactType(value).value

@@ -381,10 +381,22 @@ def page_qimage(page: PageImage) -> QImage:
 
 @dataclass
 class UndoStep:
-    """A review action and the statuses it replaced."""
+    """A review action and the statuses it replaced, or an edit and the values."""
 
     words: str
     previous: dict[str, str] = field(default_factory=dict)
+    # An edit: the artifact's id and what queries.edit_state saw before it.
+    edited: tuple[str, dict[str, Any]] | None = None
+
+
+def undo_step(database: Database, step: UndoStep) -> None:
+    """Put back what step changed. Blocks: a worker's job."""
+    if step.edited is not None:
+        artifact_id, state = step.edited
+        with database.write() as session:
+            queries.restore_edit(session, artifact_id, state)
+        return
+    undo_moves(database, step)
 
 
 def undo_moves(database: Database, step: UndoStep) -> None:
@@ -1069,12 +1081,17 @@ class ReviewWindow(QMainWindow):
         step = self.undo_steps.pop()
         self.undo_action.setEnabled(bool(self.undo_steps))
 
+        def work() -> None:
+            undo_step(self.database, step)
+            if self.learn and step.edited is not None:
+                _learn(self.database, self.settings)
+
         def done(_result: object) -> None:
             self.model.reload()
             self.refresh_counts()
             self.action_done.emit(f"Undone: {step.words}")
 
-        self._write(lambda: undo_moves(self.database, step), done, "Undoing...")
+        self._write(work, done, "Undoing...")
 
     def save_edits(self) -> None:
         if self.detail is None:
@@ -1086,8 +1103,11 @@ class ReviewWindow(QMainWindow):
         description = self.description_edit.toPlainText()
         changed_type = artifact_type != artifact["artifact_type"]
 
-        def work() -> ArtifactRow:
+        def work() -> tuple[ArtifactRow, UndoStep]:
             with self.database.write() as session:
+                before = queries.edit_state(
+                    queries.get_artifact(session, artifact["id"])
+                )
                 edited = queries.edit_artifact(
                     session,
                     artifact["id"],
@@ -1099,9 +1119,11 @@ class ReviewWindow(QMainWindow):
                 row = _row(edited)
             if self.learn and changed_type:
                 _learn(self.database, self.settings)
-            return row
+            return row, UndoStep(f"Edit of {row.title}", edited=(row.id, before))
 
-        def done(row: ArtifactRow) -> None:
+        def done(result: tuple[ArtifactRow, UndoStep]) -> None:
+            row, step = result
+            self._push_undo(step)
             self.model.replace_row(row)
             if self.detail is not None and self.detail.artifact["id"] == row.id:
                 self.detail.artifact.update(

@@ -36,6 +36,9 @@ SEARCHES = {
 }
 SEARCHES["search for a word in no text"] = SEARCH_MISS
 SEARCHES["search for a word in titles"] = "report"
+# Three letters that start many made-up words (shorter words match only
+# themselves).
+SEARCHES["search for a three-letter prefix"] = "kal"
 
 
 def _wait(app: Any, condition: Callable[[], bool]) -> float:

@@ -107,3 +107,31 @@ def test_search_pages_hold_every_match_once_in_order_whichever_plan(
     assert len(expected) > 8
     assert [a.id for a in seen] == expected
     assert misses == []
+
+
+def test_a_word_of_one_or_two_letters_matches_itself_and_longer_ones_start_words(
+    database: Database,
+) -> None:
+    fill(database, 3)
+    bodies = ["we go home", "golden hour", "goldfish bowl"]
+    with database.write() as session:
+        artifacts = list(session.scalars(select(Artifact).order_by(Artifact.name)))
+        for artifact, body in zip(artifacts, bodies, strict=True):
+            session.add(
+                ArtifactText(artifact_id=artifact.id, title="untitled", body=body)
+            )
+
+    def found(words: str) -> set[str]:
+        with database.read() as session:
+            rows = queries.list_artifacts(
+                session, queries.ArtifactFilter(search=words), 10
+            )
+            texts = {
+                t.artifact_id: t.body for t in session.scalars(select(ArtifactText))
+            }
+            return {texts[a.id] for a in rows}
+
+    assert found("go") == {"we go home"}
+    assert found("gol") == {"golden hour", "goldfish bowl"}
+    assert found("goldf") == {"goldfish bowl"}
+    assert found("go home") == {"we go home"}

@@ -40,6 +40,8 @@ from midst_desktop.store.models import (
 )
 
 MIN_ID_PREFIX = 4
+# A search word of fewer letters matches only itself, not the words it starts.
+MIN_PREFIX_LETTERS = 3
 # How a SQLite search is run depends on how many texts it matches (see
 # _sqlite_search); the bounds are where the plans cost about the same at a
 # million artifacts (benchmarks/review_bench.py).
@@ -156,8 +158,20 @@ def _search_words_of(wanted: ArtifactFilter) -> list[str]:
 
 def _fts_query(words: list[str], prefix: bool = True) -> str:
     # Each word is quoted, so nothing a person types is FTS5 syntax.
-    star = "*" if prefix else ""
-    return " ".join('"' + word.replace('"', "") + '"' + star for word in words)
+    return " ".join(
+        '"' + word.replace('"', "") + '"' + ("*" if prefix and _is_prefix(word) else "")
+        for word in words
+    )
+
+
+def _is_prefix(word: str) -> bool:
+    """Whether a search word matches the words it starts, or only itself.
+
+    One or two letters start too many words: FTS5 would merge the matches of
+    hundreds of them (half a second at a million artifacts), and they say
+    little about what the person looks for.
+    """
+    return len(word) >= MIN_PREFIX_LETTERS
 
 
 def _fts_first(session: Session, query: str, limit: int) -> list[int]:
@@ -193,7 +207,10 @@ def _text_matches(words: list[str], dialect: str) -> Any:
     if dialect == "sqlite":
         rowids = _fts_rowids(words)
         return select(ArtifactText.artifact_id).where(ArtifactText.id.in_(rowids))
-    query = " & ".join(re.sub(r"[^\w]", "", word) + ":*" for word in words)
+    query = " & ".join(
+        re.sub(r"[^\w]", "", word) + (":*" if _is_prefix(word) else "")
+        for word in words
+    )
     return select(ArtifactText.artifact_id).where(
         text("search_vector @@ to_tsquery('simple', :q)").bindparams(q=query)
     )

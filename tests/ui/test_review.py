@@ -285,6 +285,8 @@ def test_approve_all_above_a_confidence_shows_the_count_first(
             == expected
         )
     )
+    # The store changed before the window heard of it: Undo is ready once it has.
+    qtbot.waitUntil(window.undo_action.isEnabled)
     window.undo_action.trigger()
     qtbot.waitUntil(
         lambda: all(s == ArtifactStatus.PENDING for s in statuses(synced).values())

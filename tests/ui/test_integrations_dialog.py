@@ -181,18 +181,53 @@ def test_connect_dropbox_asks_for_the_code_in_a_dialog(
     window = app.open(qtbot)
 
     qtbot.mouseClick(window.dropbox_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.code_asker.dialog is not None and bool(pages))
-    dialog = window.code_asker.dialog
-    assert dialog is not None and dialog.isVisible()
-    assert dialog.code.accessibleName() == "Code"
-    qtbot.keyClicks(dialog.code, read_auth_code(pages[0]))
-    qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.code_asker.dialog is not None)
+    assert window.code_asker.dialog.code.accessibleName() == "Code"  # type: ignore[union-attr]
+    paste_code(qtbot, window, pages)
     qtbot.waitUntil(lambda: bool(listed(window)), timeout=60000)
 
     [row] = listed(window)
     assert row[1:3] == ["Dropbox", dropbox.email]
     assert dropbox.refresh_token_valid(TokenStore().load(1).refresh_token)
     assert window.code_asker.dialog is None
+
+
+def paste_code(qtbot: QtBot, window: SettingsWindow, pages: list[str]) -> None:
+    """Wait for the dialog, type the code the browser page shows, press Connect."""
+    qtbot.waitUntil(lambda: window.code_asker.dialog is not None and bool(pages))
+    dialog = window.code_asker.dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.keyClicks(dialog.code, read_auth_code(pages.pop()))
+    qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
+
+
+@sqlite_only
+def test_reconnect_dropbox_after_access_was_revoked(
+    qtbot: QtBot,
+    make_app: Callable[[dict[str, str]], App],
+    dropbox: DropboxEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app(dropbox.environment())
+    pages: list[str] = []
+    monkeypatch.setattr(
+        oauth, "default_opener", lambda url: bool(pages.append(consent(url).text))
+    )
+    window = app.open(qtbot)
+    qtbot.mouseClick(window.dropbox_button, Qt.MouseButton.LeftButton)
+    paste_code(qtbot, window, pages)
+    qtbot.waitUntil(lambda: bool(listed(window)), timeout=60000)
+    first = TokenStore().load(1).refresh_token
+    dropbox.revoke_all()
+
+    window.table.selectRow(0)
+    qtbot.mouseClick(window.reconnect_button, Qt.MouseButton.LeftButton)
+    paste_code(qtbot, window, pages)
+    qtbot.waitUntil(lambda: "active again" in window.last_message, timeout=60000)
+
+    again = TokenStore().load(1).refresh_token
+    assert again != first and dropbox.refresh_token_valid(again)
+    assert listed(window)[0][1:4] == ["Dropbox", dropbox.email, "active"]
 
 
 @sqlite_only

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,22 +82,29 @@ def test_an_encrypted_pdf_gives_no_page(
     assert renderer.render(str(locked), 100) is None
 
 
-def test_a_worker_past_its_time_is_killed_and_the_next_file_gets_a_new_one(
+def test_a_worker_that_hangs_is_killed_at_the_timeout_and_replaced(
     tmp_path: Path,
 ) -> None:
-    path = write_pdf(tmp_path / "slow.pdf")
-    renderer = PreviewRenderer(timeout_seconds=0.0)
+    renderer = PreviewRenderer(timeout_seconds=1.0)
     try:
-        assert renderer.render(str(path), 100) is None
-        assert renderer.last_error is not None and "longer than" in renderer.last_error
-        assert renderer.restarts == 1
+        assert renderer.render(str(write_pdf(tmp_path / "first.pdf")), 100)
+        worker = renderer.pid
+        assert worker is not None
+        # A stopped process answers nothing, as a worker stuck in a page would.
+        os.kill(worker, signal.SIGSTOP)
 
-        renderer.timeout_seconds = 30.0
-        # A file that ran out of time is not tried again until it changes.
-        assert renderer.render(str(path), 100) is None
-        assert renderer.restarts == 1
-        other = write_pdf(tmp_path / "other.pdf")
-        assert renderer.render(str(other), 100) is not None
+        started = time.monotonic()
+        stuck = write_pdf(tmp_path / "stuck.pdf")
+        assert renderer.render(str(stuck), 100) is None
+        assert time.monotonic() - started < 10
+        assert renderer.last_error is not None and "longer than" in renderer.last_error
+        assert renderer.restarts == 1 and renderer.pid is None
+
+        # That file is not tried again until it changes; the next one is drawn
+        # by a new worker.
+        assert renderer.render(str(stuck), 100) is None
+        assert renderer.render(str(write_pdf(tmp_path / "next.pdf")), 100)
+        assert renderer.pid not in (None, worker)
     finally:
         renderer.close()
 

@@ -203,6 +203,10 @@ class PreviewRenderer:
             self.restarts += 1
         self._process = self._connection = None
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def close(self) -> None:
         """Stop the worker; a later render starts a new one."""
         with self._lock:

@@ -39,6 +39,7 @@ SEARCHES["search for a word in titles"] = "report"
 # Three letters that start many made-up words (shorter words match only
 # themselves).
 SEARCHES["search for a three-letter prefix"] = "kal"
+OLDEST_FIRST = "sorted oldest captured first"
 
 
 def _wait(app: Any, condition: Callable[[], bool]) -> float:
@@ -113,6 +114,13 @@ def measure(data_dir: str, repeat: int) -> dict[str, Any]:
     window.search.setText("")
     window.apply_filter()
     _wait(app, lambda: not window.model.loading)
+    for _ in range(repeat):
+        started = time.perf_counter()
+        window.oldest_action.setChecked(True)
+        _wait(app, lambda: not window.model.loading)
+        filters.setdefault(OLDEST_FIRST, []).append(time.perf_counter() - started)
+        window.oldest_action.setChecked(False)
+        _wait(app, lambda: not window.model.loading)
 
     pending = queries.ArtifactFilter(status="pending")
     with database.engine.connect() as conn:

@@ -135,3 +135,22 @@ def test_a_word_of_one_or_two_letters_matches_itself_and_longer_ones_start_words
     assert found("gol") == {"golden hour", "goldfish bowl"}
     assert found("goldf") == {"goldfish bowl"}
     assert found("go home") == {"we go home"}
+
+
+def test_oldest_first_pages_walk_the_list_backwards_ties_included(
+    database: Database,
+) -> None:
+    fill(database, 47)
+    newest = queries.ArtifactFilter(status="pending")
+    oldest = queries.ArtifactFilter(status="pending", oldest_first=True)
+    with database.read() as session:
+        everything = queries.list_artifacts(session, newest, limit=1000)
+        seen: list[Artifact] = []
+        page = queries.list_artifacts(session, oldest, limit=5)
+        for _ in range(20):
+            if not page:
+                break
+            seen.extend(page)
+            page = queries.list_artifacts(session, oldest, limit=5, after=page[-1])
+
+    assert [a.id for a in seen] == [a.id for a in reversed(everything)]

@@ -6,13 +6,18 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPoint, Qt, QTimer
 from pytestqt.qtbot import QtBot
 from sqlalchemy import event, select
 
 from midst_desktop.store import queries
 from midst_desktop.store.models import Artifact, ArtifactStatus, utcnow
-from midst_desktop.ui.review import BULK_CHUNK, PAGE_SIZE, ReviewWindow
+from midst_desktop.ui.review import (
+    BULK_CHUNK,
+    CAPTURED_COLUMN,
+    PAGE_SIZE,
+    ReviewWindow,
+)
 from tests.ui.conftest import Synced, sqlite_only
 
 
@@ -512,6 +517,56 @@ def test_approving_all_above_a_confidence_reports_its_progress(
     assert seen[-1] == (len(approved), len(approved))
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert len(seen) >= 3
+
+
+def test_clicking_captured_sorts_oldest_first_in_the_store_and_back(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, PAGE_SIZE + 30)
+    window = open_window(qtbot, synced)
+    header = window.table.horizontalHeader()
+
+    def click(column: int) -> None:
+        x = header.sectionViewportPosition(column) + 5
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+        settle(qtbot, window)
+
+    def pending(oldest: bool) -> list[str]:
+        wanted = queries.ArtifactFilter(status="pending", oldest_first=oldest)
+        with synced.database.read() as session:
+            return [a.id for a in queries.list_artifacts(session, wanted, 10_000)]
+
+    newest = [r.id for r in window.model.rows]
+    click(CAPTURED_COLUMN)
+    assert window.oldest_action.isChecked()
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    while window.model.canFetchMore():
+        window.table.scrollToBottom()
+        settle(qtbot, window)
+    assert [r.id for r in window.model.rows] == pending(oldest=True)
+    assert pending(oldest=True) == list(reversed(pending(oldest=False)))
+
+    # Other columns do not sort: the indicator stays on Captured.
+    click(0)
+    assert header.sortIndicatorSection() == CAPTURED_COLUMN
+    assert window.oldest_action.isChecked()
+
+    window.table.setFocus()
+    qtbot.keyClick(
+        window.table,
+        Qt.Key.Key_O,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    settle(qtbot, window)
+    assert not window.oldest_action.isChecked()
+    assert [r.id for r in window.model.rows] == newest
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+
+    click(CAPTURED_COLUMN)
+    window.remember()
+    again = open_window(qtbot, synced)
+    assert again.oldest_action.isChecked()
+    assert again.model.rows[0].id == pending(oldest=True)[0]
 
 
 def test_pages_are_fetched_as_the_table_scrolls(qtbot: QtBot, synced: Synced) -> None:

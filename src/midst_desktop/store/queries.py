@@ -116,6 +116,8 @@ class ArtifactFilter:
     at_least: float | None = None
     captured_from: datetime | None = None
     captured_before: datetime | None = None
+    # The order of the list, not a condition: oldest captured first.
+    oldest_first: bool = False
 
 
 def search_words(query: str) -> list[str]:
@@ -287,7 +289,8 @@ def list_artifacts(
     limit: int = 50,
     after: Artifact | None = None,
 ) -> list[Artifact]:
-    """A page of artifacts, newest captured first; `after` continues a page (keyset)."""
+    """A page of artifacts, newest captured first (or oldest, as wanted says);
+    `after` continues a page (keyset). Both orders read the same index."""
     dialect = session.get_bind().dialect.name
     statement = select(Artifact)
     statement = _apply_filter(statement, wanted, dialect, search=dialect != "sqlite")
@@ -297,14 +300,20 @@ def list_artifacts(
         # A row value, not "a < x OR (a = x AND b < y)": SQLite seeks the index
         # on the row value, but scans it from the start on the OR (46 ms deep
         # into a million artifacts, against 0.02 ms).
-        statement = statement.where(
-            tuple_(Artifact.captured_date, Artifact.id)
-            < tuple_(
-                literal(after.captured_date, Artifact.captured_date.type),
-                literal(after.id, Artifact.id.type),
-            )
+        key = tuple_(Artifact.captured_date, Artifact.id)
+        anchor = tuple_(
+            literal(after.captured_date, Artifact.captured_date.type),
+            literal(after.id, Artifact.id.type),
         )
-    statement = statement.order_by(Artifact.captured_date.desc(), Artifact.id.desc())
+        statement = statement.where(
+            key > anchor if wanted.oldest_first else key < anchor
+        )
+    if wanted.oldest_first:
+        statement = statement.order_by(Artifact.captured_date, Artifact.id)
+    else:
+        statement = statement.order_by(
+            Artifact.captured_date.desc(), Artifact.id.desc()
+        )
     return list(session.scalars(statement.limit(limit)))
 
 

@@ -92,6 +92,7 @@ DOING_WORDS: dict[str, str] = {
     ArtifactStatus.PENDING: "Moving back to pending",
 }
 SEARCH_DELAY_MS = 250
+CAPTURED_COLUMN = 4
 ANY_DATE = QDate(2000, 1, 1)
 NO_PARENT = QModelIndex()
 TYPE_WORDS = {t.value: t.value.replace("_", " ").capitalize() for t in ArtifactType}
@@ -142,7 +143,7 @@ def load_page(
 
 
 class ArtifactTableModel(QAbstractTableModel):
-    """Artifacts in pages fetched lazily from the store, newest captured first.
+    """Artifacts in pages fetched lazily from the store, by captured date.
 
     Rows are only ever appended as the view scrolls (canFetchMore/fetchMore);
     each page is one keyset query on a worker, so the cost of a page does not
@@ -577,6 +578,12 @@ class ReviewWindow(QMainWindow):
         header.resizeSection(2, 90)
         header.resizeSection(3, 110)
         header.resizeSection(4, 100)
+        # Only Captured sorts (both ways read one index); a click elsewhere
+        # puts the indicator back.
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(CAPTURED_COLUMN, Qt.SortOrder.DescendingOrder)
+        header.sortIndicatorChanged.connect(self._sort_clicked)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self._update_actions()
@@ -750,6 +757,11 @@ class ReviewWindow(QMainWindow):
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         self.save_action.triggered.connect(self.save_edits)
         self.addAction(self.save_action)
+        self.oldest_action = QAction("Oldest captured first", self)
+        self.oldest_action.setCheckable(True)
+        self.oldest_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.oldest_action.toggled.connect(self._order_toggled)
+        self.addAction(self.oldest_action)
         self.search_action = QAction("Search", self)
         self.search_action.setShortcut(QKeySequence.StandardKey.Find)
         self.search_action.triggered.connect(self.search.setFocus)
@@ -825,7 +837,29 @@ class ReviewWindow(QMainWindow):
             below=None if high >= 1.0 else high + 1e-9,
             captured_from=_day_start(self.date_from.date()),
             captured_before=_day_end(self.date_to.date()),
+            oldest_first=self.oldest_action.isChecked(),
         )
+
+    def _sort_clicked(self, column: int, order: Qt.SortOrder) -> None:
+        if column != CAPTURED_COLUMN:
+            self._show_order()
+            return
+        self.oldest_action.setChecked(order == Qt.SortOrder.AscendingOrder)
+
+    def _order_toggled(self, _oldest: bool) -> None:
+        self._show_order()
+        self.apply_filter()
+
+    def _show_order(self) -> None:
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(
+            CAPTURED_COLUMN,
+            Qt.SortOrder.AscendingOrder
+            if self.oldest_action.isChecked()
+            else Qt.SortOrder.DescendingOrder,
+        )
+        header.blockSignals(False)
 
     def apply_filter(self) -> None:
         self._search_timer.stop()
@@ -1253,6 +1287,10 @@ class ReviewWindow(QMainWindow):
             text = str(store.value(key, "") or "")
             date = QDate.fromString(text, Qt.DateFormat.ISODate) if text else ANY_DATE
             box.setDate(date if date.isValid() else ANY_DATE)
+        self.oldest_action.blockSignals(True)
+        self.oldest_action.setChecked(str(store.value("filter/oldest", "")) == "true")
+        self.oldest_action.blockSignals(False)
+        self._show_order()
         for widget in widgets:
             widget.blockSignals(False)
 
@@ -1267,6 +1305,9 @@ class ReviewWindow(QMainWindow):
         store.setValue("filter/source", self.source_filter.currentData() or "")
         store.setValue("filter/min", self.min_confidence.value())
         store.setValue("filter/max", self.max_confidence.value())
+        store.setValue(
+            "filter/oldest", "true" if self.oldest_action.isChecked() else "false"
+        )
         for box, key in ((self.date_from, "filter/from"), (self.date_to, "filter/to")):
             date = box.date()
             store.setValue(

@@ -21,6 +21,17 @@ from midst_desktop.sync.engine import ARTIFACT_COLUMNS
 INTEGRATIONS = 3
 STATUS_WEIGHTS = {"pending": 55, "approved": 25, "rejected": 10, "archived": 10}
 CHUNK = 50_000
+BODY_WORDS = 24
+# Words put into a share of the extracted texts, so a search can be timed on a
+# common word, a middling one, a rare one and one that matches nothing.
+SEARCH_SHARES = {"method": 0.25, "ledger": 0.01, "sonnet": 0.0005}
+SEARCH_MISS = "xylophonic"
+# Filler words are three of these in a row: 21,952 made-up words.
+SYLLABLE_TEXT = (
+    "ka lo mi ne ru sa ti vo pe da gu fi ho ze ba ly cu wo je xa qi an el or um ist "
+    "ent ar"
+)
+SYLLABLES = SYLLABLE_TEXT.split()
 
 
 def _time(nanoseconds: int) -> str:
@@ -32,7 +43,7 @@ def ensure_store(work: Path, artifacts: int) -> Path:
     """A data dir whose SQLite store holds `artifacts` artifacts; made once."""
     data_dir = work / "stores" / f"artifacts{artifacts}"
     marker = data_dir / "built.json"
-    wanted = {"artifacts": artifacts}
+    wanted = {"artifacts": artifacts, "texts": BODY_WORDS}
     if marker.exists() and json.loads(marker.read_text()) == wanted:
         _migrate(data_dir)
         return data_dir
@@ -118,4 +129,28 @@ def _insert_artifacts(path: Path, artifacts: int) -> None:
         conn.execute("BEGIN")
         conn.executemany(insert, rows())  # type: ignore[arg-type]
         conn.execute("COMMIT")
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO artifact_texts (artifact_id, title, body) "
+            "SELECT id, title, ? FROM artifacts WHERE rowid = ?",
+            ((_body(rng), number + 1) for number in range(artifacts)),
+        )
+        conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _body(rng: random.Random) -> str:
+    """Extracted text: made-up filler words and, by their shares, the search words."""
+    vocabulary = len(SYLLABLES) ** 3
+    words = []
+    for _ in range(BODY_WORDS):
+        number = rng.randrange(vocabulary)
+        word = ""
+        for _ in range(3):
+            number, syllable = divmod(number, len(SYLLABLES))
+            word += SYLLABLES[syllable]
+        words.append(word)
+    for word, share in SEARCH_SHARES.items():
+        if rng.random() < share:
+            words.insert(rng.randrange(len(words) + 1), word)
+    return " ".join(words)

@@ -142,13 +142,27 @@ def render(out_dir: Path, work: Path) -> None:
     settle(1.0)
     photograph(int(review.winId()), out_dir / "review.png")
 
-    paper = next(
-        (n for n, r in enumerate(review.model.rows) if "sediments" in r.title.lower()),
+    # A text file: its preview is the start of its text.
+    poem = next(
+        (n for n, r in enumerate(review.model.rows) if "river" in r.title.lower()),
         0,
     )
-    review.table.selectRow(paper)
+    review.table.selectRow(poem)
     settle(1.0)
     photograph(int(review.winId()), out_dir / "review-text.png")
+
+    # The PDF's first page is drawn in a worker process: wait until it shows.
+    for number in range(len(review.model.rows)):
+        review.table.selectRow(number)
+        settle(0.3)
+        detail = review.detail
+        if detail is not None and detail.is_local_pdf:
+            end = time.monotonic() + 20
+            while review.page_shown is None and time.monotonic() < end:
+                settle(0.1)
+            settle(0.5)
+            photograph(int(review.winId()), out_dir / "review-pdf.png")
+            break
     review.hide()
 
     tray = TrayController(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import select
+
 from midst_desktop.store import queries
 from midst_desktop.store.db import Database
-from midst_desktop.store.models import Artifact, Integration
+from midst_desktop.store.models import Artifact, ArtifactText, Integration
 
 
 def fill(database: Database, count: int) -> None:
@@ -56,3 +59,98 @@ def test_paging_after_the_last_artifact_walks_the_whole_list_once(
     keys = [(a.captured_date, a.id) for a in seen]
     assert keys == sorted(keys, reverse=True)
     assert {a.status for a in seen} == {"pending"}
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [(1000, 2000), (4, 1000), (4, 8)],
+    ids=["from-matches", "artifact-set", "date-walk"],
+)
+def test_search_pages_hold_every_match_once_in_order_whichever_plan(
+    database: Database, monkeypatch: pytest.MonkeyPatch, bounds: tuple[int, int]
+) -> None:
+    # On SQLite, how many texts a search matches picks its plan (about 15 do
+    # here); every plan must page the same. PostgreSQL has one plan.
+    monkeypatch.setattr(queries, "FEW_MATCHES", bounds[0])
+    monkeypatch.setattr(queries, "MANY_MATCHES", bounds[1])
+    fill(database, 60)
+    with database.write() as session:
+        for number, artifact in enumerate(session.scalars(select(Artifact))):
+            words = ["sediment core"] if number % 4 == 0 else ["river delta"]
+            if number % 10 == 0:
+                words.append("sedimentology notes")
+            session.add(
+                ArtifactText(
+                    artifact_id=artifact.id,
+                    title=artifact.title,
+                    body=" ".join(words),
+                )
+            )
+    wanted = queries.ArtifactFilter(status="pending", search="sediment")
+    with database.read() as session:
+        pending = queries.list_artifacts(
+            session, queries.ArtifactFilter(status="pending"), limit=1000
+        )
+        texts = {t.artifact_id: t.body for t in session.scalars(select(ArtifactText))}
+        seen: list[Artifact] = []
+        page = queries.list_artifacts(session, wanted, limit=4)
+        for _ in range(20):
+            if not page:
+                break
+            seen.extend(page)
+            page = queries.list_artifacts(session, wanted, limit=4, after=page[-1])
+        misses = queries.list_artifacts(
+            session, queries.ArtifactFilter(status="pending", search="glacier"), 10
+        )
+
+    expected = [a.id for a in pending if "sediment" in texts[a.id]]
+    assert len(expected) > 8
+    assert [a.id for a in seen] == expected
+    assert misses == []
+
+
+def test_a_word_of_one_or_two_letters_matches_itself_and_longer_ones_start_words(
+    database: Database,
+) -> None:
+    fill(database, 3)
+    bodies = ["we go home", "golden hour", "goldfish bowl"]
+    with database.write() as session:
+        artifacts = list(session.scalars(select(Artifact).order_by(Artifact.name)))
+        for artifact, body in zip(artifacts, bodies, strict=True):
+            session.add(
+                ArtifactText(artifact_id=artifact.id, title="untitled", body=body)
+            )
+
+    def found(words: str) -> set[str]:
+        with database.read() as session:
+            rows = queries.list_artifacts(
+                session, queries.ArtifactFilter(search=words), 10
+            )
+            texts = {
+                t.artifact_id: t.body for t in session.scalars(select(ArtifactText))
+            }
+            return {texts[a.id] for a in rows}
+
+    assert found("go") == {"we go home"}
+    assert found("gol") == {"golden hour", "goldfish bowl"}
+    assert found("goldf") == {"goldfish bowl"}
+    assert found("go home") == {"we go home"}
+
+
+def test_oldest_first_pages_walk_the_list_backwards_ties_included(
+    database: Database,
+) -> None:
+    fill(database, 47)
+    newest = queries.ArtifactFilter(status="pending")
+    oldest = queries.ArtifactFilter(status="pending", oldest_first=True)
+    with database.read() as session:
+        everything = queries.list_artifacts(session, newest, limit=1000)
+        seen: list[Artifact] = []
+        page = queries.list_artifacts(session, oldest, limit=5)
+        for _ in range(20):
+            if not page:
+                break
+            seen.extend(page)
+            page = queries.list_artifacts(session, oldest, limit=5, after=page[-1])
+
+    assert [a.id for a in seen] == [a.id for a in reversed(everything)]

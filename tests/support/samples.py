@@ -299,10 +299,13 @@ def pdf(
     info: dict[str, str] | None = None,
     size: tuple[int, int] = (612, 792),
     rotate: int = 0,
+    drawing: str = "",
 ) -> bytes:
     """A PDF 1.4 with one text page per entry, an info dict and a valid xref.
 
     rotate sets each page's /Rotate: 90 shows a portrait page on its side.
+    drawing, content-stream operators such as "0 0 1 rg 0 0 100 100 re f",
+    is painted on the first page beneath its text.
     """
     count = len(pages)
     font = 3 + 2 * count
@@ -313,7 +316,8 @@ def pdf(
         + b"] /Count %d >>" % count,
     ]
     for i, lines in enumerate(pages):
-        ops = ["BT", "/F1 12 Tf", "14 TL", f"40 {size[1] - 60} Td"]
+        ops = [drawing] if drawing and i == 0 else []
+        ops += ["BT", "/F1 12 Tf", "14 TL", f"40 {size[1] - 60} Td"]
         for line in lines:
             text = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
             ops.append(f"({text}) Tj T*")

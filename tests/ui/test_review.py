@@ -6,13 +6,18 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPoint, Qt, QTimer
 from pytestqt.qtbot import QtBot
 from sqlalchemy import event, select
 
 from midst_desktop.store import queries
 from midst_desktop.store.models import Artifact, ArtifactStatus, utcnow
-from midst_desktop.ui.review import PAGE_SIZE, ReviewWindow
+from midst_desktop.ui.review import (
+    BULK_CHUNK,
+    CAPTURED_COLUMN,
+    PAGE_SIZE,
+    ReviewWindow,
+)
 from tests.ui.conftest import Synced, sqlite_only
 
 
@@ -183,6 +188,43 @@ def test_editing_title_type_tags_and_description_is_saved(
     assert row.title == "Layered sediments, revised"
 
 
+@sqlite_only
+def test_ctrl_z_puts_back_an_edit_of_title_type_tags_and_description(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+    settle(qtbot, window)
+    target = window.detail.artifact["id"]  # type: ignore[union-attr]
+    with synced.database.read() as session:
+        before = queries.edit_state(queries.get_artifact(session, target))
+    assert before["classified_by"] != "user"
+
+    window.title_edit.setText("Renamed by hand")
+    window.type_edit.setCurrentIndex(window.type_edit.findData("dataset"))
+    window.tags_edit.setText("one, two")
+    window.description_edit.setPlainText("Written by hand.")
+    qtbot.mouseClick(window.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(window.undo_steps))
+    settle(qtbot, window)
+    with synced.database.read() as session:
+        assert queries.get_artifact(session, target).classified_by == "user"
+
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.undo_steps)
+    settle(qtbot, window)
+
+    with synced.database.read() as session:
+        artifact = queries.get_artifact(session, target)
+        assert queries.edit_state(artifact) == before
+        found = queries.list_artifacts(
+            session, queries.ArtifactFilter(search="Renamed"), 10
+        )
+    assert found == []
+    row = next(r for r in window.model.rows if r.id == target)
+    assert row.title == before["title"]
+
+
 def test_type_filter_search_and_confidence_are_answered_by_the_store(
     qtbot: QtBot, synced: Synced
 ) -> None:
@@ -248,6 +290,8 @@ def test_approve_all_above_a_confidence_shows_the_count_first(
             == expected
         )
     )
+    # The store changed before the window heard of it: Undo is ready once it has.
+    qtbot.waitUntil(window.undo_action.isEnabled)
     window.undo_action.trigger()
     qtbot.waitUntil(
         lambda: all(s == ArtifactStatus.PENDING for s in statuses(synced).values())
@@ -352,6 +396,177 @@ def test_an_image_gets_a_thumbnail_and_a_text_file_an_excerpt(
     poem = next(n for t, n in by_title.items() if "ode" in t)
     window.table.selectRow(poem)
     qtbot.waitUntil(lambda: "river bends" in window.preview.text())
+
+
+@sqlite_only
+def test_a_pdf_shows_its_first_page_and_a_damaged_one_its_excerpt(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    from tests.support import samples
+    from tests.support.store import engine
+
+    report = synced.folder / "report.pdf"
+    report.write_bytes(
+        samples.pdf(
+            [["Quarterly sediment report"], ["Second page"]],
+            size=(792, 612),
+            drawing="0 0 1 rg 0 0 396 612 re f",
+        )
+    )
+    damaged = synced.folder / "damaged.pdf"
+    damaged.write_bytes(samples.pdf([["Field notes on clay"]]))
+    engine(synced.database, synced.settings).sync(
+        synced.integration_id, "full", "manual"
+    )
+    # Damaged after the sync: PDFium meets it only in the preview.
+    damaged.write_bytes(damaged.read_bytes()[:400])
+    window = open_window(qtbot, synced)
+    by_name = {r.title.lower(): n for n, r in enumerate(window.model.rows)}
+
+    window.table.selectRow(next(n for t, n in by_name.items() if "report" in t))
+    qtbot.waitUntil(lambda: window.page_shown == str(report))
+    image = window.preview.pixmap().toImage()
+    ratio = image.devicePixelRatio()
+    assert image.width() / ratio <= 224 and image.width() > image.height()
+    left = image.pixelColor(10, image.height() // 2)
+    right = image.pixelColor(image.width() - 10, image.height() - 5)
+    assert (left.red(), left.green(), left.blue()) == (0, 0, 255)
+    assert (right.red(), right.green(), right.blue()) == (255, 255, 255)
+
+    window.table.selectRow(next(n for t, n in by_name.items() if "damaged" in t))
+    qtbot.waitUntil(lambda: window.page_failed == str(damaged))
+    assert window.page_shown is None
+    assert "Field notes on clay" in window.preview.text()
+    # The window goes on answering after a file PDFium could not read.
+    window.table.selectRow(next(n for t, n in by_name.items() if "report" in t))
+    qtbot.waitUntil(lambda: window.page_shown == str(report))
+
+
+def add_pending(synced: Synced, count: int) -> None:
+    base = utcnow()
+    with synced.database.write() as session:
+        for number in range(count):
+            session.add(
+                Artifact(
+                    integration_id=synced.integration_id,
+                    source_provider="local",
+                    source_id=f"bulk/{number}.txt",
+                    source_path=f"/bulk/{number}.txt",
+                    name=f"{number}.txt",
+                    title=f"Bulk {number}",
+                    mime_type="text/plain",
+                    artifact_type="other",
+                    confidence=0.95,
+                    captured_date=base - timedelta(minutes=number % 50),
+                )
+            )
+
+
+@sqlite_only
+def test_a_bulk_approval_counts_what_is_done_as_it_goes(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, PAGE_SIZE + 60)
+    window = open_window(qtbot, synced)
+    while window.model.canFetchMore():
+        window.table.scrollToBottom()
+        settle(qtbot, window)
+    every = [r.id for r in window.model.rows]
+    total = len(every)
+    seen: list[tuple[int, int, str, int]] = []
+    window.bulk_progress.connect(
+        lambda done, of: seen.append(
+            (done, of, window.progress.text(), window.progress.maximum())
+        )
+    )
+
+    window.table.selectAll()
+    window.approve_action.trigger()
+    qtbot.waitUntil(
+        lambda: all(statuses(synced)[i] == ArtifactStatus.APPROVED for i in every)
+    )
+    settle(qtbot, window)
+
+    assert [(d, t) for d, t, _, _ in seen] == [
+        (0, total),
+        (BULK_CHUNK, total),
+        (2 * BULK_CHUNK, total),
+        (total, total),
+    ]
+    assert seen[1][2] == f"{BULK_CHUNK} of {total}"
+    assert all(maximum == total for *_, maximum in seen)
+    assert not window.progress.isVisible()
+
+
+@sqlite_only
+def test_approving_all_above_a_confidence_reports_its_progress(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, 2 * BULK_CHUNK + 10)
+    window = open_window(qtbot, synced)
+    seen: list[tuple[int, int]] = []
+    window.bulk_progress.connect(lambda done, of: seen.append((done, of)))
+    window.threshold.setValue(0.95)
+    settle(qtbot, window)
+
+    window.approve_above_button.click()
+    qtbot.waitUntil(lambda: bool(window.undo_steps))
+    settle(qtbot, window)
+
+    approved = [i for i, s in statuses(synced).items() if s == "approved"]
+    assert seen[-1] == (len(approved), len(approved))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(seen) >= 3
+
+
+def test_clicking_captured_sorts_oldest_first_in_the_store_and_back(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, PAGE_SIZE + 30)
+    window = open_window(qtbot, synced)
+    header = window.table.horizontalHeader()
+
+    def click(column: int) -> None:
+        x = header.sectionViewportPosition(column) + 5
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+        settle(qtbot, window)
+
+    def pending(oldest: bool) -> list[str]:
+        wanted = queries.ArtifactFilter(status="pending", oldest_first=oldest)
+        with synced.database.read() as session:
+            return [a.id for a in queries.list_artifacts(session, wanted, 10_000)]
+
+    newest = [r.id for r in window.model.rows]
+    click(CAPTURED_COLUMN)
+    assert window.oldest_action.isChecked()
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    while window.model.canFetchMore():
+        window.table.scrollToBottom()
+        settle(qtbot, window)
+    assert [r.id for r in window.model.rows] == pending(oldest=True)
+    assert pending(oldest=True) == list(reversed(pending(oldest=False)))
+
+    # Other columns do not sort: the indicator stays on Captured.
+    click(0)
+    assert header.sortIndicatorSection() == CAPTURED_COLUMN
+    assert window.oldest_action.isChecked()
+
+    window.table.setFocus()
+    qtbot.keyClick(
+        window.table,
+        Qt.Key.Key_O,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    settle(qtbot, window)
+    assert not window.oldest_action.isChecked()
+    assert [r.id for r in window.model.rows] == newest
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+
+    click(CAPTURED_COLUMN)
+    window.remember()
+    again = open_window(qtbot, synced)
+    assert again.oldest_action.isChecked()
+    assert again.model.rows[0].id == pending(oldest=True)[0]
 
 
 def test_pages_are_fetched_as_the_table_scrolls(qtbot: QtBot, synced: Synced) -> None:

@@ -23,7 +23,8 @@ def test_the_review_benchmark_measures_every_figure(
     assert 1 <= len(figures["scroll_page_seconds"]) <= 10
     assert set(figures["filter_change_seconds"]) == {
         *review_bench.FILTER_TYPES,
-        "search",
+        *review_bench.SEARCHES,
+        review_bench.OLDEST_FIRST,
     }
     assert all(v > 0 for v in figures["filter_change_seconds"].values())
     assert figures["deep_to_top20_ratio"] > 0

@@ -14,13 +14,16 @@ from sqlalchemy import (
     column,
     delete,
     func,
+    inspect,
     literal,
     select,
     text,
     tuple_,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Join
 
 from midst_desktop.store.db import Database
 from midst_desktop.store.models import (
@@ -37,6 +40,16 @@ from midst_desktop.store.models import (
 )
 
 MIN_ID_PREFIX = 4
+# A search word of fewer letters matches only itself, not the words it starts.
+MIN_PREFIX_LETTERS = 3
+# How a SQLite search is run depends on how many texts it matches (see
+# _sqlite_search); the bounds are where the plans cost about the same at a
+# million artifacts (benchmarks/review_bench.py).
+FEW_MATCHES = 4000
+MANY_MATCHES = 15000
+# Either plan reads rows scattered over the file; a connection that searched
+# keeps this much of it cached (SQLite's default is 2 MiB).
+SEARCH_CACHE_KIB = 16384
 
 # DESIGN.md section 2: the only status moves there are.
 ALLOWED_MOVES: dict[str, frozenset[str]] = {
@@ -103,6 +116,8 @@ class ArtifactFilter:
     at_least: float | None = None
     captured_from: datetime | None = None
     captured_before: datetime | None = None
+    # The order of the list, not a condition: oldest captured first.
+    oldest_first: bool = False
 
 
 def search_words(query: str) -> list[str]:
@@ -110,8 +125,12 @@ def search_words(query: str) -> list[str]:
 
 
 def _apply_filter(
-    statement: Select[Any], wanted: ArtifactFilter, dialect: str
+    statement: Select[Any],
+    wanted: ArtifactFilter,
+    dialect: str,
+    search: bool = True,
 ) -> Select[Any]:
+    """Add the filter's conditions; search=False leaves the text search out."""
     if wanted.status:
         statement = statement.where(Artifact.status == wanted.status)
     if wanted.artifact_type:
@@ -126,27 +145,141 @@ def _apply_filter(
         statement = statement.where(Artifact.captured_date >= wanted.captured_from)
     if wanted.captured_before is not None:
         statement = statement.where(Artifact.captured_date < wanted.captured_before)
-    if wanted.search:
-        words = search_words(wanted.search)
-        if not words:
-            raise InvalidRequestError("the search has no words in it")
+    if search and wanted.search:
+        words = _search_words_of(wanted)
         statement = statement.where(Artifact.id.in_(_text_matches(words, dialect)))
     return statement
 
 
+def _search_words_of(wanted: ArtifactFilter) -> list[str]:
+    words = search_words(wanted.search or "")
+    if not words:
+        raise InvalidRequestError("the search has no words in it")
+    return words
+
+
+def _fts_query(words: list[str], prefix: bool = True) -> str:
+    # Each word is quoted, so nothing a person types is FTS5 syntax.
+    return " ".join(
+        '"' + word.replace('"', "") + '"' + ("*" if prefix and _is_prefix(word) else "")
+        for word in words
+    )
+
+
+def _is_prefix(word: str) -> bool:
+    """Whether a search word matches the words it starts, or only itself.
+
+    One or two letters start too many words: FTS5 would merge the matches of
+    hundreds of them (half a second at a million artifacts), and they say
+    little about what the person looks for.
+    """
+    return len(word) >= MIN_PREFIX_LETTERS
+
+
+def _fts_first(session: Session, query: str, limit: int) -> list[int]:
+    """The first text ids (ascending) that an FTS5 query matches."""
+    found = session.scalars(
+        text("SELECT rowid FROM artifact_fts WHERE artifact_fts MATCH :q LIMIT :n"),
+        {"q": query, "n": limit},
+    )
+    return [int(rowid) for rowid in found]
+
+
+def _fts_count(session: Session, query: str, limit: int) -> int:
+    """How many texts an FTS5 query matches, counting no further than limit."""
+    counted = session.scalar(
+        text(
+            "SELECT count(*) FROM (SELECT rowid FROM artifact_fts "
+            "WHERE artifact_fts MATCH :q LIMIT :n)"
+        ),
+        {"q": query, "n": limit},
+    )
+    return int(counted or 0)
+
+
+def _fts_rowids(words: list[str]) -> Any:
+    return (
+        text("SELECT rowid FROM artifact_fts WHERE artifact_fts MATCH :q")
+        .bindparams(q=_fts_query(words))
+        .columns(column("rowid", Integer))
+    )
+
+
 def _text_matches(words: list[str], dialect: str) -> Any:
     if dialect == "sqlite":
-        # Each word is quoted, so nothing a person types is FTS5 syntax.
-        query = " ".join('"' + word.replace('"', "") + '"*' for word in words)
-        rowids = (
-            text("SELECT rowid FROM artifact_fts WHERE artifact_fts MATCH :q")
-            .bindparams(q=query)
-            .columns(column("rowid", Integer))
-        )
+        rowids = _fts_rowids(words)
         return select(ArtifactText.artifact_id).where(ArtifactText.id.in_(rowids))
-    query = " & ".join(re.sub(r"[^\w]", "", word) + ":*" for word in words)
+    query = " & ".join(
+        re.sub(r"[^\w]", "", word) + (":*" if _is_prefix(word) else "")
+        for word in words
+    )
     return select(ArtifactText.artifact_id).where(
         text("search_vector @@ to_tsquery('simple', :q)").bindparams(q=query)
+    )
+
+
+def _sqlite_search(
+    session: Session, statement: Select[Any], wanted: ArtifactFilter
+) -> Select[Any]:
+    """Narrow a page's statement to the search's matches, by the cheapest plan.
+
+    Left to itself, SQLite walks the status tab's date index and checks each
+    row against the set of matched artifact ids, built first: for a rare word
+    the walk crosses the whole tab (100 ms and more at a million artifacts),
+    for a common one the set costs seconds. So the matches are counted first
+    (FTS5 lists text ids without touching another table), and:
+
+    - few matches: start from them, look up their artifacts, sort by date;
+    - a middling number: walk the date index against the set of their
+      artifact ids (each match costs one lookup, each row walked none);
+    - many: walk the date index and check each row's text id against the
+      matched text ids (each row walked costs one lookup, but with so many
+      matches a page is full after a few thousand rows).
+    """
+    words = _search_words_of(wanted)
+    session.execute(text(f"PRAGMA cache_size=-{SEARCH_CACHE_KIB}"))
+    # A prefix matches at least what its whole word does, and FTS5 streams a
+    # whole word's matches but gathers all of a prefix's before the first:
+    # when the whole words match many texts, the prefixes need not be read.
+    whole, prefixed = _fts_query(words, prefix=False), _fts_query(words)
+    few = _fts_first(session, whole, FEW_MATCHES + 1)
+    if len(few) <= FEW_MATCHES:
+        few = _fts_first(session, prefixed, FEW_MATCHES + 1)
+    if not few:
+        return statement.where(literal(False))
+    if len(few) <= FEW_MATCHES:
+        # A CROSS JOIN is how SQLite is told the order: texts, then artifacts.
+        return statement.select_from(
+            _CrossJoin(ArtifactText, Artifact, ArtifactText.artifact_id == Artifact.id)
+        ).where(ArtifactText.id.in_(few))
+    if (
+        _fts_count(session, whole, MANY_MATCHES + 1) <= MANY_MATCHES
+        and _fts_count(session, prefixed, MANY_MATCHES + 1) <= MANY_MATCHES
+    ):
+        return statement.where(Artifact.id.in_(_text_matches(words, "sqlite")))
+    # "+ 0" keeps the planner from searching the text index once per match
+    # and row (a minute for a common word).
+    return statement.join(ArtifactText, ArtifactText.artifact_id == Artifact.id).where(
+        (ArtifactText.id + 0).in_(_fts_rowids(words))
+    )
+
+
+class _CrossJoin(Join):
+    """An inner join that SQLite must run in the order written."""
+
+    inherit_cache = True
+
+    def __init__(self, left: Any, right: Any, onclause: Any) -> None:
+        super().__init__(inspect(left).selectable, inspect(right).selectable, onclause)
+
+
+@compiles(_CrossJoin, "sqlite")
+def _compile_cross_join(element: _CrossJoin, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    return (
+        f"{compiler.process(element.left, **kw)} CROSS JOIN "
+        f"{compiler.process(element.right, **kw)} "
+        f"ON {compiler.process(element.onclause, **kw)}"
     )
 
 
@@ -156,21 +289,31 @@ def list_artifacts(
     limit: int = 50,
     after: Artifact | None = None,
 ) -> list[Artifact]:
-    """A page of artifacts, newest captured first; `after` continues a page (keyset)."""
+    """A page of artifacts, newest captured first (or oldest, as wanted says);
+    `after` continues a page (keyset). Both orders read the same index."""
+    dialect = session.get_bind().dialect.name
     statement = select(Artifact)
-    statement = _apply_filter(statement, wanted, session.get_bind().dialect.name)
+    statement = _apply_filter(statement, wanted, dialect, search=dialect != "sqlite")
+    if wanted.search and dialect == "sqlite":
+        statement = _sqlite_search(session, statement, wanted)
     if after is not None:
         # A row value, not "a < x OR (a = x AND b < y)": SQLite seeks the index
         # on the row value, but scans it from the start on the OR (46 ms deep
         # into a million artifacts, against 0.02 ms).
-        statement = statement.where(
-            tuple_(Artifact.captured_date, Artifact.id)
-            < tuple_(
-                literal(after.captured_date, Artifact.captured_date.type),
-                literal(after.id, Artifact.id.type),
-            )
+        key = tuple_(Artifact.captured_date, Artifact.id)
+        anchor = tuple_(
+            literal(after.captured_date, Artifact.captured_date.type),
+            literal(after.id, Artifact.id.type),
         )
-    statement = statement.order_by(Artifact.captured_date.desc(), Artifact.id.desc())
+        statement = statement.where(
+            key > anchor if wanted.oldest_first else key < anchor
+        )
+    if wanted.oldest_first:
+        statement = statement.order_by(Artifact.captured_date, Artifact.id)
+    else:
+        statement = statement.order_by(
+            Artifact.captured_date.desc(), Artifact.id.desc()
+        )
     return list(session.scalars(statement.limit(limit)))
 
 
@@ -282,6 +425,39 @@ def edit_artifact(
         artifact.tags = sorted({tag.strip() for tag in tags if tag.strip()})
     if description is not None:
         artifact.description = description
+    artifact.updated_at = utcnow()
+    return artifact
+
+
+# What an edit can change, so that it can be put back exactly.
+EDITED_FIELDS = (
+    "title",
+    "title_edited",
+    "artifact_type",
+    "confidence",
+    "classified_by",
+    "tags",
+    "description",
+)
+
+
+def edit_state(artifact: Artifact) -> dict[str, Any]:
+    """The values an edit may change, to give to restore_edit."""
+    state = {name: getattr(artifact, name) for name in EDITED_FIELDS}
+    state["tags"] = list(state["tags"] or [])
+    return state
+
+
+def restore_edit(session: Session, artifact_id: str, state: dict[str, Any]) -> Artifact:
+    """Put back what edit_state saw: undoing an edit, type and confidence too."""
+    artifact = get_artifact(session, artifact_id)
+    for name in EDITED_FIELDS:
+        setattr(artifact, name, state[name])
+    text_row = session.scalar(
+        select(ArtifactText).where(ArtifactText.artifact_id == artifact.id)
+    )
+    if text_row is not None:
+        text_row.title = artifact.title
     artifact.updated_at = utcnow()
     return artifact
 

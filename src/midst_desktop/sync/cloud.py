@@ -68,6 +68,21 @@ class GivenCredentials:
 
 # An opener shows a URL to the person (the system browser by default).
 BrowserOpener = Callable[[str], object]
+# Asks the person for a code shown in the browser: gets the question and the
+# time-out in seconds, returns what was pasted ('' for nothing).
+CodePrompt = Callable[[str, float], str]
+
+
+class Authorize(Protocol):
+    """A provider's sign-in: the browser, then new credentials."""
+
+    def __call__(
+        self,
+        settings: Settings,
+        opener: BrowserOpener,
+        announce: Callable[[str], None],
+        prompt: CodePrompt | None = None,
+    ) -> OAuthCredentials: ...
 
 
 @dataclass(frozen=True)
@@ -77,20 +92,19 @@ class CloudKind:
     build(settings, integration_id, credentials) makes the provider; it reads
     the credentials only when it first talks to the service, so keyring and
     auth errors surface inside a run. integration_id is None while connecting.
-    authorize(settings, opener, announce) runs the sign-in in the browser and
-    returns new credentials (raises OAuthError). revoke(settings, credentials)
-    revokes them at the provider (raises ProviderError). forget(settings,
-    integration_id), when given, deletes what the provider keeps in the cache
-    folder for a removed integration.
+    authorize(settings, opener, announce, prompt) runs the sign-in in the
+    browser and returns new credentials (raises OAuthError); a sign-in that
+    ends in a code to paste asks prompt for it (standard input by default).
+    revoke(settings, credentials) revokes them at the provider (raises
+    ProviderError). forget(settings, integration_id), when given, deletes what
+    the provider keeps in the cache folder for a removed integration.
     """
 
     cli_name: str
     provider: str
     title: str
     build: Callable[[Settings, int | None, CredentialsSource], Provider]
-    authorize: Callable[
-        [Settings, BrowserOpener, Callable[[str], None]], OAuthCredentials
-    ]
+    authorize: Authorize
     revoke: Callable[[Settings, OAuthCredentials], None]
     forget: Callable[[Settings, int], None] | None = None
 

@@ -21,6 +21,7 @@ from midst_desktop.store.models import Integration, IntegrationStatus
 from midst_desktop.sync.cloud import (
     BrowserOpener,
     CloudKind,
+    CodePrompt,
     GivenCredentials,
     cloud_kind,
 )
@@ -80,9 +81,13 @@ def sign_in(
     kind: CloudKind,
     opener: BrowserOpener,
     announce: Callable[[str], None],
+    prompt: CodePrompt | None = None,
 ) -> OAuthCredentials:
-    """The browser sign-in of a provider. Raises OAuthError (a ProviderError)."""
-    return kind.authorize(settings, opener, announce)
+    """The browser sign-in of a provider. Raises OAuthError (a ProviderError).
+
+    prompt asks for a code to paste when the provider's sign-in needs one.
+    """
+    return kind.authorize(settings, opener, announce, prompt)
 
 
 def account_of(

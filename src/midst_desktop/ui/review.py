@@ -55,6 +55,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import select
 
+from midst_desktop.classify.extract.preview import PageImage, PreviewRenderer
 from midst_desktop.config import Settings
 from midst_desktop.store import queries
 from midst_desktop.store.db import Database
@@ -66,7 +67,7 @@ from midst_desktop.store.models import (
     Integration,
     Provider,
 )
-from midst_desktop.ui.workers import Workers
+from midst_desktop.ui.workers import Progress, Workers
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,16 @@ STATUSES = (
 THUMBNAIL_SIZE = 224
 MAX_PREVIEW_PIXELS = 40_000_000
 EXCERPT_CHARS = 1200
+# A bulk action moves this many artifacts between two progress reports.
+BULK_CHUNK = 100
+DOING_WORDS: dict[str, str] = {
+    ArtifactStatus.APPROVED: "Approving",
+    ArtifactStatus.REJECTED: "Rejecting",
+    ArtifactStatus.ARCHIVED: "Archiving",
+    ArtifactStatus.PENDING: "Moving back to pending",
+}
 SEARCH_DELAY_MS = 250
+CAPTURED_COLUMN = 4
 ANY_DATE = QDate(2000, 1, 1)
 NO_PARENT = QModelIndex()
 TYPE_WORDS = {t.value: t.value.replace("_", " ").capitalize() for t in ArtifactType}
@@ -133,7 +143,7 @@ def load_page(
 
 
 class ArtifactTableModel(QAbstractTableModel):
-    """Artifacts in pages fetched lazily from the store, newest captured first.
+    """Artifacts in pages fetched lazily from the store, by captured date.
 
     Rows are only ever appended as the view scrolls (canFetchMore/fetchMore);
     each page is one keyset query on a worker, so the cost of a page does not
@@ -306,6 +316,14 @@ class Detail:
     web_link: str | None
     thumbnail: QImage | None = None
 
+    @property
+    def is_local_pdf(self) -> bool:
+        return bool(
+            self.local_path
+            and self.artifact["source_available"]
+            and self.artifact["mime_type"] == "application/pdf"
+        )
+
 
 def load_detail(database: Database, artifact_id: str) -> Detail:
     """An artifact with its text excerpt and preview. Blocks: a worker's job."""
@@ -351,15 +369,35 @@ def read_thumbnail(path: str, size: int = THUMBNAIL_SIZE) -> QImage | None:
     return None if image.isNull() else image
 
 
+def page_qimage(page: PageImage) -> QImage:
+    """A drawn PDF page as a QImage that owns its pixels."""
+    image = QImage(
+        page.pixels, page.width, page.height, page.stride, QImage.Format.Format_RGB888
+    )
+    return image.copy()
+
+
 # -- undo --------------------------------------------------------------------
 
 
 @dataclass
 class UndoStep:
-    """A review action and the statuses it replaced."""
+    """A review action and the statuses it replaced, or an edit and the values."""
 
     words: str
     previous: dict[str, str] = field(default_factory=dict)
+    # An edit: the artifact's id and what queries.edit_state saw before it.
+    edited: tuple[str, dict[str, Any]] | None = None
+
+
+def undo_step(database: Database, step: UndoStep) -> None:
+    """Put back what step changed. Blocks: a worker's job."""
+    if step.edited is not None:
+        artifact_id, state = step.edited
+        with database.write() as session:
+            queries.restore_edit(session, artifact_id, state)
+        return
+    undo_moves(database, step)
 
 
 def undo_moves(database: Database, step: UndoStep) -> None:
@@ -382,28 +420,47 @@ def undo_moves(database: Database, step: UndoStep) -> None:
 
 
 def move(
-    database: Database, ids: list[str], target: str, reason: str | None
+    database: Database,
+    ids: list[str],
+    target: str,
+    reason: str | None,
+    progress: Progress | None = None,
 ) -> UndoStep:
+    """Move artifacts in one transaction, BULK_CHUNK at a time. Blocks: a job.
+
+    progress hears (done, total) after each chunk; all of them move, or none.
+    """
+    previous: dict[str, str] = {}
     with database.write() as session:
-        artifacts = queries.get_artifacts(session, ids)
-        previous = {a.id: a.status for a in artifacts}
-        queries.move_status(session, ids, target, reason)
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            artifacts = queries.get_artifacts(session, chunk)
+            previous.update({a.id: a.status for a in artifacts})
+            queries.move_status(session, chunk, target, reason)
+            session.flush()
+            if progress is not None:
+                progress(start + len(chunk), len(ids))
     return UndoStep(f"{target} {len(ids)}", previous)
 
 
-def approve_above(database: Database, threshold: float) -> UndoStep:
+def approve_above(
+    database: Database, threshold: float, progress: Progress | None = None
+) -> UndoStep:
     with database.write() as session:
-        ids = [
-            a.id
-            for a in session.scalars(
-                select(Artifact).where(
+        ids = list(
+            session.scalars(
+                select(Artifact.id).where(
                     Artifact.status == ArtifactStatus.PENDING,
                     Artifact.confidence >= threshold,
                 )
             )
-        ]
-        if ids:
-            queries.move_status(session, ids, ArtifactStatus.APPROVED)
+        )
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            queries.move_status(session, chunk, ArtifactStatus.APPROVED)
+            session.flush()
+            if progress is not None:
+                progress(start + len(chunk), len(ids))
     return UndoStep(f"approved {len(ids)}", dict.fromkeys(ids, ArtifactStatus.PENDING))
 
 
@@ -432,6 +489,8 @@ class ReviewWindow(QMainWindow):
 
     counts_changed = Signal(dict)
     action_done = Signal(str)
+    # How many artifacts of a bulk action are done, of how many.
+    bulk_progress = Signal(int, int)
 
     def __init__(
         self,
@@ -445,6 +504,10 @@ class ReviewWindow(QMainWindow):
         self.settings = settings
         self.learn = learn
         self.readers = Workers(self, threads=2)
+        # PDF pages are drawn one at a time, in a worker process of their own,
+        # so a slow page never holds up a page of the table.
+        self.previewers = Workers(self, threads=1)
+        self.renderer = PreviewRenderer()
         # Writes run one at a time, in order: an undo never overtakes its action.
         self.writers = Workers(self, threads=1)
         self.undo_steps: list[UndoStep] = []
@@ -454,6 +517,9 @@ class ReviewWindow(QMainWindow):
         self.ui_settings = QSettings(
             str(Path(settings.data_dir) / "ui.ini"), QSettings.Format.IniFormat
         )
+        # The PDF whose first page the preview shows, or could not draw.
+        self.page_shown: str | None = None
+        self.page_failed: str | None = None
         self.setWindowTitle("Review artifacts - midst-desktop")
         _named(self, "Review artifacts")
         self.model = ArtifactTableModel(database, self.readers, self)
@@ -512,6 +578,12 @@ class ReviewWindow(QMainWindow):
         header.resizeSection(2, 90)
         header.resizeSection(3, 110)
         header.resizeSection(4, 100)
+        # Only Captured sorts (both ways read one index); a click elsewhere
+        # puts the indicator back.
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(CAPTURED_COLUMN, Qt.SortOrder.DescendingOrder)
+        header.sortIndicatorChanged.connect(self._sort_clicked)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self._update_actions()
@@ -527,7 +599,8 @@ class ReviewWindow(QMainWindow):
 
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(140)
+        self.progress.setTextVisible(True)
+        self.progress.setMaximumWidth(180)
         self.progress.setVisible(False)
         _named(self.progress, "Working")
         self.statusBar().addPermanentWidget(self.progress)
@@ -684,6 +757,11 @@ class ReviewWindow(QMainWindow):
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         self.save_action.triggered.connect(self.save_edits)
         self.addAction(self.save_action)
+        self.oldest_action = QAction("Oldest captured first", self)
+        self.oldest_action.setCheckable(True)
+        self.oldest_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.oldest_action.toggled.connect(self._order_toggled)
+        self.addAction(self.oldest_action)
         self.search_action = QAction("Search", self)
         self.search_action.setShortcut(QKeySequence.StandardKey.Find)
         self.search_action.triggered.connect(self.search.setFocus)
@@ -759,7 +837,29 @@ class ReviewWindow(QMainWindow):
             below=None if high >= 1.0 else high + 1e-9,
             captured_from=_day_start(self.date_from.date()),
             captured_before=_day_end(self.date_to.date()),
+            oldest_first=self.oldest_action.isChecked(),
         )
+
+    def _sort_clicked(self, column: int, order: Qt.SortOrder) -> None:
+        if column != CAPTURED_COLUMN:
+            self._show_order()
+            return
+        self.oldest_action.setChecked(order == Qt.SortOrder.AscendingOrder)
+
+    def _order_toggled(self, _oldest: bool) -> None:
+        self._show_order()
+        self.apply_filter()
+
+    def _show_order(self) -> None:
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(
+            CAPTURED_COLUMN,
+            Qt.SortOrder.AscendingOrder
+            if self.oldest_action.isChecked()
+            else Qt.SortOrder.DescendingOrder,
+        )
+        header.blockSignals(False)
 
     def apply_filter(self) -> None:
         self._search_timer.stop()
@@ -872,8 +972,11 @@ class ReviewWindow(QMainWindow):
         if generation != self._detail_generation:
             return
         self.detail = detail
+        self.page_shown = self.page_failed = None
         artifact = detail.artifact
         self.gone_badge.setVisible(not artifact["source_available"])
+        if detail.is_local_pdf:
+            self._draw_page(generation, str(detail.local_path))
         if detail.thumbnail is not None:
             self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.preview.setPixmap(QPixmap.fromImage(detail.thumbnail))
@@ -898,6 +1001,27 @@ class ReviewWindow(QMainWindow):
             bool(detail.web_link)
             or (bool(detail.local_path) and artifact["source_available"])
         )
+
+    def _draw_page(self, generation: int, path: str) -> None:
+        """Show the PDF's first page once drawn; the excerpt stands in meanwhile."""
+        side = round(THUMBNAIL_SIZE * self.devicePixelRatioF())
+        renderer = self.renderer
+        self.previewers.run(
+            lambda: renderer.render(path, side),
+            lambda page: self._page_landed(generation, path, page),
+        )
+
+    def _page_landed(self, generation: int, path: str, page: PageImage | None) -> None:
+        if generation != self._detail_generation:
+            return  # another artifact is shown
+        if page is None:
+            self.page_failed = path  # the excerpt stays
+            return
+        pixmap = QPixmap.fromImage(page_qimage(page))
+        pixmap.setDevicePixelRatio(self.devicePixelRatioF())
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setPixmap(pixmap)
+        self.page_shown = path
 
     def _set_detail_enabled(self, enabled: bool) -> None:
         for widget in (
@@ -945,8 +1069,8 @@ class ReviewWindow(QMainWindow):
             ArtifactStatus.PENDING: "Moved back to pending",
         }[ArtifactStatus(target)]
 
-        def work() -> UndoStep:
-            step = move(self.database, ids, target, reason)
+        def work(progress: Progress) -> UndoStep:
+            step = move(self.database, ids, target, reason, progress)
             if self.learn and target == ArtifactStatus.APPROVED:
                 _learn(self.database, self.settings)
             return step
@@ -960,13 +1084,13 @@ class ReviewWindow(QMainWindow):
             self.refresh_counts()
             self.action_done.emit(step.words)
 
-        self._write(work, done, f"{words.split()[0]}...")
+        self._write_counted(work, done, DOING_WORDS[target], len(ids))
 
     def approve_above(self) -> None:
         threshold = self.threshold.value()
 
-        def work() -> UndoStep:
-            step = approve_above(self.database, threshold)
+        def work(progress: Progress) -> UndoStep:
+            step = approve_above(self.database, threshold, progress)
             if self.learn and step.previous:
                 _learn(self.database, self.settings)
             return step
@@ -979,7 +1103,7 @@ class ReviewWindow(QMainWindow):
             self.refresh_counts()
             self.action_done.emit(step.words)
 
-        self._write(work, done, "Approving...")
+        self._write_counted(work, done, DOING_WORDS[ArtifactStatus.APPROVED], 0)
 
     def undo(self) -> None:
         if self.writers.busy:
@@ -991,12 +1115,17 @@ class ReviewWindow(QMainWindow):
         step = self.undo_steps.pop()
         self.undo_action.setEnabled(bool(self.undo_steps))
 
+        def work() -> None:
+            undo_step(self.database, step)
+            if self.learn and step.edited is not None:
+                _learn(self.database, self.settings)
+
         def done(_result: object) -> None:
             self.model.reload()
             self.refresh_counts()
             self.action_done.emit(f"Undone: {step.words}")
 
-        self._write(lambda: undo_moves(self.database, step), done, "Undoing...")
+        self._write(work, done, "Undoing...")
 
     def save_edits(self) -> None:
         if self.detail is None:
@@ -1008,8 +1137,11 @@ class ReviewWindow(QMainWindow):
         description = self.description_edit.toPlainText()
         changed_type = artifact_type != artifact["artifact_type"]
 
-        def work() -> ArtifactRow:
+        def work() -> tuple[ArtifactRow, UndoStep]:
             with self.database.write() as session:
+                before = queries.edit_state(
+                    queries.get_artifact(session, artifact["id"])
+                )
                 edited = queries.edit_artifact(
                     session,
                     artifact["id"],
@@ -1021,9 +1153,11 @@ class ReviewWindow(QMainWindow):
                 row = _row(edited)
             if self.learn and changed_type:
                 _learn(self.database, self.settings)
-            return row
+            return row, UndoStep(f"Edit of {row.title}", edited=(row.id, before))
 
-        def done(row: ArtifactRow) -> None:
+        def done(result: tuple[ArtifactRow, UndoStep]) -> None:
+            row, step = result
+            self._push_undo(step)
             self.model.replace_row(row)
             if self.detail is not None and self.detail.artifact["id"] == row.id:
                 self.detail.artifact.update(
@@ -1059,7 +1193,45 @@ class ReviewWindow(QMainWindow):
         self.table.setFocus()
         self._update_actions()
 
+    def _write_counted(self, work: Any, done: Any, words: str, total: int) -> None:
+        """A bulk write whose progress bar counts the artifacts done."""
+        self._show_count(words, 0, total)
+
+        def finished(result: Any) -> None:
+            self._end_progress()
+            done(result)
+
+        def failed(message: str) -> None:
+            self._end_progress()
+            self.show_error(message)
+
+        self.writers.run_counted(
+            work, lambda d, t: self._show_count(words, d, t), finished, failed
+        )
+
+    def _show_count(self, words: str, done: int, total: int) -> None:
+        self.progress.setVisible(True)
+        if total <= 0:
+            self.progress.setRange(0, 0)  # the count is not known yet
+            self.statusBar().showMessage(f"{words}...")
+            return
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        text = f"{done:,} of {total:,}"
+        self.progress.setFormat(text)
+        self.progress.setAccessibleDescription(f"{words} {text}")
+        self.statusBar().showMessage(f"{words} {text}...")
+        self.bulk_progress.emit(done, total)
+
+    def _end_progress(self) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("")
+        self.progress.setAccessibleDescription("")
+        self.progress.setVisible(self.writers.busy)
+        self.statusBar().clearMessage()
+
     def _write(self, work: Any, done: Any, words: str) -> None:
+        self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.statusBar().showMessage(words)
 
@@ -1115,6 +1287,10 @@ class ReviewWindow(QMainWindow):
             text = str(store.value(key, "") or "")
             date = QDate.fromString(text, Qt.DateFormat.ISODate) if text else ANY_DATE
             box.setDate(date if date.isValid() else ANY_DATE)
+        self.oldest_action.blockSignals(True)
+        self.oldest_action.setChecked(str(store.value("filter/oldest", "")) == "true")
+        self.oldest_action.blockSignals(False)
+        self._show_order()
         for widget in widgets:
             widget.blockSignals(False)
 
@@ -1129,6 +1305,9 @@ class ReviewWindow(QMainWindow):
         store.setValue("filter/source", self.source_filter.currentData() or "")
         store.setValue("filter/min", self.min_confidence.value())
         store.setValue("filter/max", self.max_confidence.value())
+        store.setValue(
+            "filter/oldest", "true" if self.oldest_action.isChecked() else "false"
+        )
         for box, key in ((self.date_from, "filter/from"), (self.date_to, "filter/to")):
             date = box.date()
             store.setValue(
@@ -1143,6 +1322,8 @@ class ReviewWindow(QMainWindow):
     def shutdown(self) -> None:
         self.readers.wait()
         self.writers.wait()
+        self.previewers.wait()
+        self.renderer.close()
 
 
 def _day_start(day: QDate) -> datetime | None:

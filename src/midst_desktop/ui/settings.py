@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -243,6 +246,91 @@ def _toml_value(value: Any) -> str:
 # -- the window --------------------------------------------------------------------
 
 
+class PasteCodeDialog(QDialog):
+    """Asks for the code a provider's page shows, when it cannot redirect back."""
+
+    def __init__(self, question: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Paste the code - midst-desktop")
+        _named(self, "Paste the code")
+        layout = QVBoxLayout(self)
+        label = QLabel(question, self)
+        label.setWordWrap(True)
+        _named(label, "What to paste")
+        layout.addWidget(label)
+        self.code = QLineEdit(self)
+        self.code.setPlaceholderText("The code from the browser")
+        _named(self.code, "Code", "The code the provider's page shows")
+        label.setBuddy(self.code)
+        layout.addWidget(self.code)
+        buttons = QDialogButtonBox(self)
+        self.connect_button = buttons.addButton(
+            "Connect", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        _named(self.connect_button, "Connect")
+        cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        _named(cancel, "Cancel")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+
+class CodeAsker(QObject):
+    """Lets a sign-in on a worker thread ask the person for a pasted code.
+
+    ask() blocks its worker until the dialog on the GUI thread is answered,
+    cancelled or timed out; the GUI thread never waits.
+    """
+
+    _asked = Signal(str)
+    _expired = Signal()
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self.window = window
+        self.dialog: PasteCodeDialog | None = None
+        self._answer = ""
+        self._answered = threading.Event()
+        self._asked.connect(self._show)
+        self._expired.connect(self._close)
+
+    def ask(self, question: str, timeout_seconds: float) -> str:
+        """The pasted code, '' when cancelled. Blocks: call it on a worker.
+
+        Raises OAuthError when nothing is pasted within the time-out.
+        """
+        from midst_desktop.sync.oauth import OAuthError
+
+        self._answer = ""
+        self._answered.clear()
+        self._asked.emit(question)
+        if not self._answered.wait(timeout_seconds):
+            self._expired.emit()
+            raise OAuthError(
+                f"no code was pasted within {timeout_seconds:g} s; connect again"
+            )
+        return self._answer
+
+    def _show(self, question: str) -> None:
+        dialog = PasteCodeDialog(question, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda result: self._finished(dialog, result))
+        self.dialog = dialog
+        dialog.show()
+        dialog.code.setFocus()
+
+    def _finished(self, dialog: PasteCodeDialog, result: int) -> None:
+        if result == QDialog.DialogCode.Accepted:
+            self._answer = dialog.code.text().strip()
+        if self.dialog is dialog:
+            self.dialog = None
+        self._answered.set()
+
+    def _close(self) -> None:
+        if self.dialog is not None:
+            self.dialog.reject()
+
+
 class SettingsWindow(QWidget):
     """Integrations, folder config, schedule, start at login, endpoint; onboarding."""
 
@@ -270,6 +358,7 @@ class SettingsWindow(QWidget):
             resources_dir() / "app" / "midst-desktop-autostart.desktop"
         )
         self.workers = Workers(self, threads=1)
+        self.code_asker = CodeAsker(self)
         self.rows: list[IntegrationRow] = []
         self.last_message = ""
         self.setWindowTitle("Integrations and settings - midst-desktop")
@@ -559,6 +648,7 @@ class SettingsWindow(QWidget):
                 lambda url: self.message.emit(
                     f"Sign in in your browser. If it did not open, visit {url}"
                 ),
+                self.code_asker.ask,
             )
             return connect.connect(self.database, self.settings, kind, credentials)
 
@@ -611,6 +701,7 @@ class SettingsWindow(QWidget):
                 kind,
                 default_opener,
                 lambda url: self.message.emit(f"Sign in in your browser: {url}"),
+                self.code_asker.ask,
             )
             connect.reconnect(self.database, self.settings, row.id, credentials)
 

@@ -37,7 +37,7 @@ class Limits:
     memory_mb: int = DEFAULT_MEMORY_MB
 
 
-def _apply_memory_limit(memory_mb: int) -> None:
+def apply_memory_limit(memory_mb: int) -> None:
     try:
         import resource
     except ImportError:  # Windows: the process boundary and the timeout remain
@@ -52,7 +52,7 @@ def _apply_memory_limit(memory_mb: int) -> None:
         log.debug("The extraction worker runs without a memory limit")
 
 
-def _apply_cpu_limit(seconds: float) -> None:
+def apply_cpu_limit(seconds: float) -> None:
     """Allow this many more CPU seconds; SIGXCPU ends the worker beyond them."""
     try:
         import resource
@@ -75,7 +75,7 @@ def serve(connection: Connection, limits: Limits) -> None:
     # The parent handles Ctrl-C; a worker in the middle of a file must not die
     # with a traceback on the terminal.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _apply_memory_limit(limits.memory_mb)
+    apply_memory_limit(limits.memory_mb)
     from midst_desktop.classify.extract import extract_file
 
     connection.send_bytes(b'{"ready": true}')
@@ -84,7 +84,7 @@ def serve(connection: Connection, limits: Limits) -> None:
             request = json.loads(connection.recv_bytes())
         except (EOFError, OSError):
             return
-        _apply_cpu_limit(limits.timeout_seconds)
+        apply_cpu_limit(limits.timeout_seconds)
         try:
             result = extract_file(
                 Path(request["path"]), request.get("name"), request.get("format")

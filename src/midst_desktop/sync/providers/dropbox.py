@@ -30,6 +30,7 @@ from midst_desktop.store.models import SkipReason
 from midst_desktop.sync.cloud import (
     BrowserOpener,
     CloudKind,
+    CodePrompt,
     CredentialsSource,
     GivenCredentials,
 )
@@ -820,12 +821,15 @@ def build(
 
 
 def authorize(
-    settings: Settings, opener: BrowserOpener, announce: Callable[[str], None]
+    settings: Settings,
+    opener: BrowserOpener,
+    announce: Callable[[str], None],
+    prompt: CodePrompt | None = None,
 ) -> OAuthCredentials:
     # Imported here: the sign-in module builds on this one.
     from midst_desktop.sync.providers.dropbox_auth import authorize_dropbox
 
-    return authorize_dropbox(settings, opener, announce)
+    return authorize_dropbox(settings, opener, announce, prompt)
 
 
 def revoke(settings: Settings, credentials: OAuthCredentials) -> None:

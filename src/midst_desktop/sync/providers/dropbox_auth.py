@@ -20,6 +20,7 @@ from dropbox import oauth as dbx_oauth
 from dropbox import session as dbx_session
 
 from midst_desktop.config import Settings
+from midst_desktop.sync.cloud import CodePrompt
 from midst_desktop.sync.credentials import OAuthCredentials
 from midst_desktop.sync.oauth import (
     LOOPBACK_HOST,
@@ -37,9 +38,6 @@ CSRF_KEY = "dropbox-auth-csrf-token"
 # A short-lived access token with a refresh token that does not expire.
 ACCESS_TYPE = "offline"
 PASTE_PROMPT = "Allow access in Dropbox, then paste the code it shows here: "
-
-# Reads one pasted line; gets the prompt and the time-out in seconds.
-CodePrompt = Callable[[str, float], str]
 
 
 def authorize_dropbox(

@@ -42,6 +42,7 @@ from midst_desktop.store.models import SkipReason
 from midst_desktop.sync.cloud import (
     BrowserOpener,
     CloudKind,
+    CodePrompt,
     CredentialsSource,
     temporary_download,
 )
@@ -812,9 +813,15 @@ def build(
 
 
 def authorize(
-    settings: Settings, opener: BrowserOpener, announce: Callable[[str], None]
+    settings: Settings,
+    opener: BrowserOpener,
+    announce: Callable[[str], None],
+    prompt: CodePrompt | None = None,
 ) -> OAuthCredentials:
-    """Sign in with Google in the browser; the consent asks for read-only access."""
+    """Sign in with Google in the browser; the consent asks for read-only access.
+
+    Google redirects to the loopback address, so nothing is pasted (no prompt).
+    """
     if not settings.google_client_id:
         raise OAuthError(
             "no Google OAuth client is set up: put google_client_id and "

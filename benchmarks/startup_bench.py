@@ -132,7 +132,6 @@ def run(options: Options) -> dict[str, Any]:
                 shown[label].append(_to_shown(binary, data))
                 version[label].append(_timed([str(binary), "--version"]))
     best = min(builds, key=lambda label: median(shown[label]))
-    installed = next(iter(builds))
     return {
         "name": NAME,
         "date": stamp(),
@@ -150,14 +149,16 @@ def run(options: Options) -> dict[str, Any]:
         },
         "floor_seconds": floor,
         "best": best,
+        # Each build people get must start in time: the .deb's and the one file.
         "targets": [
             {
-                "name": f"start to tray icon or window shown, {installed}",
-                "value": round(median(shown[installed]), 2),
+                "name": f"start to tray icon or window shown, {label}",
+                "value": round(median(shown[label]), 2),
                 "unit": "s",
                 "limit": LIMIT_SECONDS,
-                "met": median(shown[installed]) < LIMIT_SECONDS,
+                "met": median(shown[label]) < LIMIT_SECONDS,
             }
+            for label in builds
         ],
     }
 
@@ -169,7 +170,6 @@ def markdown(result: dict[str, Any]) -> str:
             f"{max(values):.2f} | {len(values)} |"
         )
 
-    target = result["targets"][0]
     lines = [
         f"## {TITLE}",
         "",
@@ -178,7 +178,9 @@ def markdown(result: dict[str, Any]) -> str:
         "With no tray host (Qt's offscreen platform) the app shows the review",
         "window; shown means the app's log line written right after the show.",
         "The one-file binary unpacks itself into a temporary folder on every",
-        "start; the .deb installs the folder build of the same spec instead.",
+        "start, all but the packages it unpacks on first import (NumPy, SciPy,",
+        "scikit-learn, Pillow, PDFium, cryptography, libpq); the .deb installs",
+        "the folder build of the same spec.",
         "",
         "| Start | Median s | Min s | Max s | Runs | x floor |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -194,10 +196,11 @@ def markdown(result: dict[str, Any]) -> str:
             + f" {build['ratio']} |",
             row(f"{label}: `--version`", build["version_seconds"]) + " |",
         ]
-    lines += [
-        "",
-        f"{target['name'].capitalize()}: {target['value']} s, target under "
-        f"{target['limit']:g} s: {'met' if target['met'] else 'missed'}.",
-        "",
-    ]
+    lines.append("")
+    for target in result["targets"]:
+        lines.append(
+            f"{target['name'].capitalize()}: {target['value']} s, target under "
+            f"{target['limit']:g} s: {'met' if target['met'] else 'missed'}."
+        )
+    lines.append("")
     return "\n".join(lines)

@@ -187,7 +187,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"`dist/midst-desktop` is **{after['mb']} MB** (target under "
         f"{LIMIT_MB:g} MB)"
-        + (f"; before the trim it was {before['mb']} MB." if before else "."),
+        + (
+            f"; the build it is compared with was {before['mb']} MB." if before else "."
+        ),
         *_unpacked(after, before),
         "Sizes are as stored in the binary (compressed), in MB; a package's row",
         "holds its native code, data and byte code together.",

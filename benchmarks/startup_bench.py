@@ -7,7 +7,8 @@ its "Desktop app started" line, which it writes right after showing the tray
 icon or the window and before the first event is processed. The floor is
 `python -c "import PySide6.QtWidgets"` in the project's interpreter, run
 alternately with the binary so both see the same load. `--version` is measured
-too: the cost of starting the binary at all, before any Qt.
+too: the cost of starting the binary at all, before any Qt. MIDST_BINARY_BEFORE
+adds a one-file build to compare with, run in turn with the others.
 """
 
 from __future__ import annotations
@@ -39,16 +40,22 @@ TIMEOUT_SECONDS = 60.0
 
 
 FOLDER_BUILD = "folder build (the .deb's)"
+# MIDST_BINARY_BEFORE names a one-file build to compare with, run side by
+# side with the others (for example one from before a change); no target.
+BEFORE = "one file before the change"
 
 
 def _builds() -> dict[str, Path]:
     """The builds there are: the .deb's folder build and the one-file binary."""
     if os.environ.get("MIDST_BINARY"):
-        return {"MIDST_BINARY": Path(os.environ["MIDST_BINARY"])}
-    found = {
-        FOLDER_BUILD: REPO / "dist" / "onedir" / "midst-desktop" / "midst-desktop",
-        "one file": REPO / "dist" / "midst-desktop",
-    }
+        found = {"MIDST_BINARY": Path(os.environ["MIDST_BINARY"])}
+    else:
+        found = {
+            FOLDER_BUILD: REPO / "dist" / "onedir" / "midst-desktop" / "midst-desktop",
+            "one file": REPO / "dist" / "midst-desktop",
+        }
+    if os.environ.get("MIDST_BINARY_BEFORE"):
+        found[BEFORE] = Path(os.environ["MIDST_BINARY_BEFORE"])
     return {label: path for label, path in found.items() if path.is_file()}
 
 
@@ -159,6 +166,7 @@ def run(options: Options) -> dict[str, Any]:
                 "met": median(shown[label]) < LIMIT_SECONDS,
             }
             for label in builds
+            if label != BEFORE
         ],
     }
 

@@ -41,7 +41,7 @@ def test_the_table_shows_the_parts_the_trim_changed_beside_the_biggest() -> None
     assert "| googleapiclient | 10.0 | 0.1 |" in table
     assert "| Qt_translations | 2.0 | 0.0 |" in table
     assert "| **whole file** | **30.0** | **18.1** |" in table
-    assert "before the trim it was 30.0 MB" in table
+    assert "the build it is compared with was 30.0 MB" in table
 
 
 def test_the_table_says_what_is_unpacked_at_start_and_on_first_import() -> None:

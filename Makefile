@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
-CHECKED := src tests benchmarks scripts build/entry.py
+CHECKED := src tests benchmarks scripts build/entry.py build/rthook_unpack.py
 
 .PHONY: run test lint bench bench-large install clean binary deb package-test package-test-as-root
 

@@ -3,7 +3,10 @@
 Reads the archive PyInstaller appends to dist/midst-desktop (or the binary in
 MIDST_BINARY) and sums each entry's stored, compressed size by component:
 Python packages count their extension modules, data and the byte code in the
-inner PYZ archive together, so "scipy" is all of scipy. MIDST_BINARY_BEFORE
+inner PYZ archive together, so "scipy" is all of scipy, including what is
+packed in its zip to be unpacked on first import (build/rthook_unpack.py).
+It also sums what the binary writes into its temporary folder at every start
+and what it unpacks later, on first import. MIDST_BINARY_BEFORE
 names a build to compare with (for example one from before a trim); without it
 the comparison recorded last time is kept. Builds the binary first when there
 is none (about 2 minutes of CPU).
@@ -11,10 +14,12 @@ is none (about 2 minutes of CPU).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -71,21 +76,33 @@ def contributors(binary: Path) -> dict[str, Any]:
     reader = CArchiveReader(str(binary))
     sizes: dict[str, int] = defaultdict(int)
     entries = 0
-    for name, (_, stored, _, _, typecode) in reader.toc.items():
+    at_start = 0  # bytes the bootloader writes out at every start
+    on_import = 0  # bytes unpacked from the zips on first import
+    for name, (_, stored, length, _, typecode) in reader.toc.items():
         entries += 1
         if typecode == "z":  # the PYZ of byte code: split it by package
             pyz = reader.open_embedded_archive(name)
-            for module, (_, _, length) in pyz.toc.items():
-                sizes[_module_component(module)] += length
+            for module, (_, _, size) in pyz.toc.items():
+                sizes[_module_component(module)] += size
             continue
         if typecode in ("s", "m", "M", "o"):  # bootstrap scripts and options
             sizes["start-up scripts"] += stored
+            continue
+        if typecode in ("b", "x", "Z"):
+            at_start += length
+        if typecode == "Z":  # a package zipped to be unpacked on first import
+            with zipfile.ZipFile(io.BytesIO(reader.extract(name))) as bundle:
+                for member in bundle.infolist():
+                    sizes[_component(member.filename)] += member.compress_size
+                    on_import += member.file_size
             continue
         sizes[_component(name)] += stored
     return {
         "bytes": binary.stat().st_size,
         "mb": round(binary.stat().st_size / MB, 1),
         "entries": entries,
+        "unpacked_at_start_mb": round(at_start / MB, 1),
+        "unpacked_on_import_mb": round(on_import / MB, 1),
         "components": dict(sorted(sizes.items(), key=lambda item: -item[1])),
     }
 
@@ -142,6 +159,24 @@ def run(options: Options) -> dict[str, Any]:
     }
 
 
+def _unpacked(after: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
+    """What the binary writes into its temporary folder, at start and later."""
+    if "unpacked_at_start_mb" not in after:
+        return []
+    line = (
+        f"At every start it writes {after['unpacked_at_start_mb']} MB into its "
+        "temporary folder"
+    )
+    if before and "unpacked_at_start_mb" in before:
+        line += f" (before: {before['unpacked_at_start_mb']} MB)"
+    if after["unpacked_on_import_mb"]:
+        line += (
+            f"; {after['unpacked_on_import_mb']} MB more is unpacked there when "
+            "the packages holding it are first imported"
+        )
+    return [line + "."]
+
+
 def markdown(result: dict[str, Any]) -> str:
     after = result["after"]
     before = result.get("before")
@@ -152,7 +187,10 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"`dist/midst-desktop` is **{after['mb']} MB** (target under "
         f"{LIMIT_MB:g} MB)"
-        + (f"; before the trim it was {before['mb']} MB." if before else "."),
+        + (
+            f"; the build it is compared with was {before['mb']} MB." if before else "."
+        ),
+        *_unpacked(after, before),
         "Sizes are as stored in the binary (compressed), in MB; a package's row",
         "holds its native code, data and byte code together.",
         "",

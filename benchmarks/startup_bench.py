@@ -7,7 +7,8 @@ its "Desktop app started" line, which it writes right after showing the tray
 icon or the window and before the first event is processed. The floor is
 `python -c "import PySide6.QtWidgets"` in the project's interpreter, run
 alternately with the binary so both see the same load. `--version` is measured
-too: the cost of starting the binary at all, before any Qt.
+too: the cost of starting the binary at all, before any Qt. MIDST_BINARY_BEFORE
+adds a one-file build to compare with, run in turn with the others.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,19 +38,26 @@ TITLE = "Binary start-up: to the tray icon or window shown, beside Qt's import"
 LIMIT_SECONDS = 2.0
 SHOWN = "Desktop app started (tray "
 TIMEOUT_SECONDS = 60.0
+STOP_SECONDS = 10.0
 
 
 FOLDER_BUILD = "folder build (the .deb's)"
+# MIDST_BINARY_BEFORE names a one-file build to compare with, run side by
+# side with the others (for example one from before a change); no target.
+BEFORE = "one file before the change"
 
 
 def _builds() -> dict[str, Path]:
     """The builds there are: the .deb's folder build and the one-file binary."""
     if os.environ.get("MIDST_BINARY"):
-        return {"MIDST_BINARY": Path(os.environ["MIDST_BINARY"])}
-    found = {
-        FOLDER_BUILD: REPO / "dist" / "onedir" / "midst-desktop" / "midst-desktop",
-        "one file": REPO / "dist" / "midst-desktop",
-    }
+        found = {"MIDST_BINARY": Path(os.environ["MIDST_BINARY"])}
+    else:
+        found = {
+            FOLDER_BUILD: REPO / "dist" / "onedir" / "midst-desktop" / "midst-desktop",
+            "one file": REPO / "dist" / "midst-desktop",
+        }
+    if os.environ.get("MIDST_BINARY_BEFORE"):
+        found[BEFORE] = Path(os.environ["MIDST_BINARY_BEFORE"])
     return {label: path for label, path in found.items() if path.is_file()}
 
 
@@ -99,6 +108,21 @@ def _to_shown(binary: Path, data: Path) -> float:
             time.sleep(0.005)
         raise RuntimeError("the app showed nothing within a minute")
     finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and once more if the first one is lost.
+
+    The app can lose a SIGTERM that comes between its start-up log line and
+    the start of Qt's event loop (`QApplication.quit()` does nothing before
+    `exec()`), which is when this benchmark sends it. Said on stderr.
+    """
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        print("startup: the app ignored SIGTERM; sending it again", file=sys.stderr)
         process.send_signal(signal.SIGTERM)
         process.wait(30)
 
@@ -132,7 +156,6 @@ def run(options: Options) -> dict[str, Any]:
                 shown[label].append(_to_shown(binary, data))
                 version[label].append(_timed([str(binary), "--version"]))
     best = min(builds, key=lambda label: median(shown[label]))
-    installed = next(iter(builds))
     return {
         "name": NAME,
         "date": stamp(),
@@ -150,14 +173,17 @@ def run(options: Options) -> dict[str, Any]:
         },
         "floor_seconds": floor,
         "best": best,
+        # Each build people get must start in time: the .deb's and the one file.
         "targets": [
             {
-                "name": f"start to tray icon or window shown, {installed}",
-                "value": round(median(shown[installed]), 2),
+                "name": f"start to tray icon or window shown, {label}",
+                "value": round(median(shown[label]), 2),
                 "unit": "s",
                 "limit": LIMIT_SECONDS,
-                "met": median(shown[installed]) < LIMIT_SECONDS,
+                "met": median(shown[label]) < LIMIT_SECONDS,
             }
+            for label in builds
+            if label != BEFORE
         ],
     }
 
@@ -169,7 +195,6 @@ def markdown(result: dict[str, Any]) -> str:
             f"{max(values):.2f} | {len(values)} |"
         )
 
-    target = result["targets"][0]
     lines = [
         f"## {TITLE}",
         "",
@@ -178,7 +203,9 @@ def markdown(result: dict[str, Any]) -> str:
         "With no tray host (Qt's offscreen platform) the app shows the review",
         "window; shown means the app's log line written right after the show.",
         "The one-file binary unpacks itself into a temporary folder on every",
-        "start; the .deb installs the folder build of the same spec instead.",
+        "start, all but the packages it unpacks on first import (NumPy, SciPy,",
+        "scikit-learn, Pillow, PDFium, cryptography, libpq); the .deb installs",
+        "the folder build of the same spec.",
         "",
         "| Start | Median s | Min s | Max s | Runs | x floor |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -194,10 +221,11 @@ def markdown(result: dict[str, Any]) -> str:
             + f" {build['ratio']} |",
             row(f"{label}: `--version`", build["version_seconds"]) + " |",
         ]
-    lines += [
-        "",
-        f"{target['name'].capitalize()}: {target['value']} s, target under "
-        f"{target['limit']:g} s: {'met' if target['met'] else 'missed'}.",
-        "",
-    ]
+    lines.append("")
+    for target in result["targets"]:
+        lines.append(
+            f"{target['name'].capitalize()}: {target['value']} s, target under "
+            f"{target['limit']:g} s: {'met' if target['met'] else 'missed'}."
+        )
+    lines.append("")
     return "\n".join(lines)

@@ -49,6 +49,30 @@ check "the .desktop file and icons are installed" test -f /usr/share/application
 
 python3 scripts/make_samples.py "$work/samples" >"$work/expected.tsv"
 
+learns_from_reviews() {
+  # learns_from_reviews BINARY: approving enough reviewed files fits the
+  # learned model (scikit-learn, SciPy, NumPy in the binary), and classify
+  # loads it and predicts with it.
+  local binary="$1" reviews="$work/reviews" learned="$work/learned-$RANDOM"
+  if [ ! -d "$reviews" ]; then
+    mkdir -p "$reviews"
+    for i in $(seq 1 12); do
+      printf 'def scale_%d(values):\n    return [v * %d for v in values]\n' "$i" "$i" >"$reviews/scale_$i.py"
+      printf 'Meeting notes, week %d\nWe agreed on the budget and the plan.\n' "$i" >"$reviews/notes_$i.txt"
+    done
+  fi
+  "$binary" --data-dir "$learned" integrations add local "$reviews" >/dev/null &&
+    "$binary" --data-dir "$learned" sync --type full >/dev/null &&
+    "$binary" --data-dir "$learned" artifacts list --json --limit 100 >"$work/reviews.json" &&
+    mapfile -t ids < <(python3 -c 'import json, sys; [print(a["id"]) for a in json.load(open(sys.argv[1]))]' "$work/reviews.json") &&
+    [ "${#ids[@]}" -eq 24 ] &&
+    "$binary" --data-dir "$learned" artifacts approve "${ids[@]}" >/dev/null &&
+    grep -q "Learned model refitted on 24 reviewed artifacts" "$learned/logs/midst-desktop.log" &&
+    [ -f "$learned/classifier/model.pickle" ] &&
+    "$binary" --data-dir "$learned" classify "$reviews/notes_1.txt" --json >/dev/null &&
+    ! grep -q "Discarding the learned model\|not refitted" "$learned/logs/midst-desktop.log"
+}
+
 one_file_runs() {
   # The one-file binary `make binary` leaves in dist/ is the same app packed
   # differently: it must start and classify too.
@@ -57,6 +81,7 @@ one_file_runs() {
 }
 if [ -x dist/midst-desktop ]; then
   check "the one-file binary runs and classifies a PDF" one_file_runs
+  check "the one-file binary fits the learned model from reviews and uses it" learns_from_reviews dist/midst-desktop
 fi
 
 check "add a local folder of samples" "$app" --data-dir "$data" integrations add local "$work/samples" --json
@@ -98,6 +123,7 @@ assert result[0]["artifact_type"] == "academic_paper", result
 ' "$work/classify.json"
 }
 check "classify on a PDF" classify_pdf
+check "the learned model is fitted from reviews and used" learns_from_reviews "$app"
 
 tray_offscreen() {
   # The desktop app starts on Qt's offscreen platform, runs a few seconds and

@@ -41,4 +41,30 @@ def test_the_table_shows_the_parts_the_trim_changed_beside_the_biggest() -> None
     assert "| googleapiclient | 10.0 | 0.1 |" in table
     assert "| Qt_translations | 2.0 | 0.0 |" in table
     assert "| **whole file** | **30.0** | **18.1** |" in table
-    assert "before the trim it was 30.0 MB" in table
+    assert "the build it is compared with was 30.0 MB" in table
+
+
+def test_the_table_says_what_is_unpacked_at_start_and_on_first_import() -> None:
+    before = _build(30.0, scipy=18.0) | {
+        "unpacked_at_start_mb": 290.0,
+        "unpacked_on_import_mb": 0.0,
+    }
+    after = _build(30.1, scipy=18.0) | {
+        "unpacked_at_start_mb": 183.1,
+        "unpacked_on_import_mb": 176.0,
+    }
+    result = {
+        "date": "now",
+        "machine": machine(),
+        "versions": versions(),
+        "after": after,
+        "before": before,
+    }
+    table = binary_bench.markdown(result)
+    assert (
+        "At every start it writes 183.1 MB into its temporary folder "
+        "(before: 290.0 MB); 176.0 MB more is unpacked there when the packages "
+        "holding it are first imported." in table
+    )
+    del after["unpacked_at_start_mb"]
+    assert "At every start" not in binary_bench.markdown(result)

@@ -162,6 +162,19 @@ def test_a_model_from_another_format_or_scikit_learn_is_stale(
     assert json.dumps(header)  # the header alone was readable without unpickling
 
 
+def test_without_scikit_learn_the_model_is_unused_and_its_file_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = model.save(model.fit(_examples()), tmp_path)
+    # An installation whose scikit-learn cannot be imported (a broken bundle).
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+
+    assert model.load(tmp_path) is None
+    assert path.exists()
+    monkeypatch.undo()
+    assert model.load(tmp_path) is not None
+
+
 def test_classifying_and_the_cli_do_not_import_scikit_learn_at_start() -> None:
     code = (
         "import sys, midst_desktop.cli, midst_desktop.classify.files, "

@@ -318,6 +318,10 @@ def load(data_dir: Path) -> LearnedModel | None:
         log.warning("Discarding the learned model file: %s", error)
         path.unlink(missing_ok=True)
         return None
+    except ImportError as error:
+        # The file may be sound; this installation cannot read it. Kept.
+        log.warning("The learned model is not used: %s cannot be loaded", error.name)
+        return None
 
 
 # Refitting

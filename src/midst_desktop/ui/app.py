@@ -161,7 +161,9 @@ def run_app(database: Database, settings: Settings) -> int:
     desktop = DesktopApp(database, settings, Agent(database, settings), has_tray)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
-        app.quit()
+        # Queued, not called: a quit() before exec() has started is lost, and
+        # the signal may come between start-up and the event loop.
+        QTimer.singleShot(0, app.quit)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

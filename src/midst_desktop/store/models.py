@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -115,51 +112,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class _TimeOrderedIds:
-    """UUIDv7 strings (RFC 9562) that sort in the order they were made.
-
-    An artifact id is a key in three indexes (the artifacts, their texts, the
-    source files that point at them). Random (v4) ids put every new row on a
-    random page of each, so a sync's batch rewrote most of those pages; ids
-    that grow keep a batch's inserts on the last few pages. Within one
-    millisecond a 12-bit counter keeps the order; when it runs out the
-    millisecond is borrowed from the next one.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last_ms = 0
-        self._counter = 0
-
-    def next(self) -> str:
-        with self._lock:
-            now_ms = time.time_ns() // 1_000_000
-            if now_ms > self._last_ms:
-                self._last_ms = now_ms
-                self._counter = 0
-            elif self._counter < 0xFFF:
-                self._counter += 1
-            else:
-                self._last_ms += 1
-                self._counter = 0
-            millis, counter = self._last_ms, self._counter
-        random_bits = int.from_bytes(os.urandom(8), "big") & (1 << 62) - 1
-        value = (
-            (millis & (1 << 48) - 1) << 80
-            | 0x7 << 76
-            | counter << 64
-            | 0b10 << 62
-            | random_bits
-        )
-        return str(uuid.UUID(int=value))
-
-
-_ids = _TimeOrderedIds()
-
-
 def new_id() -> str:
-    """A new artifact id: a UUID, later ones sorting after earlier ones."""
-    return _ids.next()
+    return str(uuid.uuid4())
 
 
 class UtcDateTime(TypeDecorator[datetime]):

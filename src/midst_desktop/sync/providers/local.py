@@ -68,6 +68,10 @@ def _sort_key(entry: FolderEntry) -> tuple[str, bool]:
     return (entry.name + "/" if entry.is_dir else entry.name), not entry.valid
 
 
+def _with_slash(folder: str) -> str:
+    return folder if folder.endswith("/") else folder + "/"
+
+
 def _too_deep(relative: str) -> bool:
     """Whether a child of this folder could have an id too long to store."""
     return len(relative.encode("utf-8")) + 1 + NAME_MAX_BYTES > MAX_SOURCE_ID_BYTES
@@ -164,12 +168,13 @@ class LocalProvider(Provider):
         yield from self._walk(config, start)
 
     def _walk(self, config: FolderConfig, start: str) -> Iterator[ListedFile]:
+        # Each open folder: its id, its absolute path ending in '/', what is left.
         stack: list[tuple[str, str, Iterator[FolderEntry]]] = []
         entries = self._entries(start)
         if entries is None:
             yield self._folder_marker(start, SkipReason.UNREADABLE)
             return
-        stack.append((start, self._absolute(start), iter(entries)))
+        stack.append((start, _with_slash(self._absolute(start)), iter(entries)))
         while stack:
             folder, absolute, remaining = stack[-1]
             entry = next(remaining, None)
@@ -194,10 +199,10 @@ class LocalProvider(Provider):
                     if children is None:
                         yield self._folder_marker(relative, SkipReason.UNREADABLE)
                     else:
-                        child = os.path.join(absolute, entry.raw_name)
+                        child = absolute + entry.raw_name + "/"
                         stack.append((relative, child, iter(children)))
                 continue
-            path = os.path.join(absolute, entry.raw_name)
+            path = absolute + entry.raw_name
             try:
                 info = os.lstat(path)
             except FileNotFoundError:

@@ -28,12 +28,12 @@ BUSY_TIMEOUT_MS = 10_000
 # import took 1.6x less time (benchmarks/sync_bench.py), at no memory cost.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 # SQLite's page cache per connection (its default is 2 MiB). A sync's batch
-# inserts into five indexes on keys that land anywhere (dates, hashes,
-# inode fingerprints); with 2 MiB their pages were read again for nearly
-# every row. 32 MiB holds them for a 100,000-file tree and caps the cost at
-# a million: the writes of a first import took 1.5x less time
-# (benchmarks/sync_bench.py). The cache fills only as pages are read.
-CACHE_KIB = 32 * 1024
+# inserts into five indexes on keys that land anywhere (dates, content
+# hashes, inode fingerprints); with 2 MiB their pages were read again for
+# nearly every row. With 16 MiB the writes of a 100,000-file import took
+# about 1.4x less time (32 MiB was no faster); the cache fills only as
+# pages are read, so it is also what memory grows by with the store.
+CACHE_KIB = 16 * 1024
 
 
 class StoreError(RuntimeError):

@@ -41,7 +41,7 @@ class Settings:
     log_dir: Path
     cache_dir: Path
     database_url: str
-    batch_size: int = 500
+    batch_size: int = 5000
     parallel_downloads: int = 3
     worker_count: int = 4
     max_file_size_mb: int = 100

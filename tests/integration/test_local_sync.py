@@ -280,3 +280,64 @@ def test_files_skipped_under_an_old_folder_config_are_taken_in_under_a_new_one(
     assert "proj/node_modules/lib/index.js" in after
     assert "proj/node_modules/" not in source_files(database)
     assert counts(run)["created"] == 2
+
+
+def test_every_title_of_a_large_import_is_found_by_full_text_search(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    # More than two statements' worth of texts (300 rows each on SQLite),
+    # and a batch that ends in the middle of one.
+    root = tmp_path / "Notes"
+    for number in range(700):
+        write(root / f"folder{number // 100}" / f"zebra{number:03d} note.md", "x")
+    integration_id = add_local(database, root)
+    settings = Settings(**{**settings.__dict__, "batch_size": 450})
+
+    engine(database, settings).sync(integration_id)
+
+    with database.read() as session:
+        for number in (0, 299, 300, 449, 450, 599, 600, 699):
+            wanted = queries.ArtifactFilter(search=f"zebra{number:03d}")
+            found = queries.list_artifacts(session, wanted, limit=5)
+            assert [a.source_id for a in found] == [
+                f"folder{number // 100}/zebra{number:03d} note.md"
+            ]
+
+
+def test_rename_matching_reads_the_vanished_files_from_their_own_index(
+    database: Database, settings: Settings, tree: Path
+) -> None:
+    integration_id = add_local(database, tree)
+    sync = engine(database, settings)
+    sync.sync(integration_id)
+    shutil.move(tree / "poems" / "winter.md", tree / "poems" / "winter 2.md")
+
+    sync.sync(integration_id)
+
+    with database.engine.connect() as conn:
+        if database.is_sqlite:
+            plans = [
+                " ".join(
+                    str(row[-1])
+                    for row in conn.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN " + statement,
+                        (integration_id, False, False),
+                    )
+                )
+                for statement in (
+                    sync._sql.moves_by_fingerprint,
+                    sync._sql.moves_by_hash,
+                )
+            ]
+            assert all(
+                "SEARCH old USING INDEX ix_source_files_vanished" in plan
+                for plan in plans
+            )
+        else:
+            definition = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes "
+                "WHERE indexname = 'ix_source_files_vanished'"
+            ).scalar_one()
+            assert "WHERE (vanished_at IS NOT NULL)" in definition
+    moved = artifacts_by_source(database)["poems/winter 2.md"]
+    assert moved.source_available is True

@@ -9,14 +9,14 @@ only a person's reviews can measure. Content signals are in signals.py.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
 import statistics
 from dataclasses import dataclass, replace
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from midst_desktop.classify import signals
+from midst_desktop.classify import names, signals
 from midst_desktop.classify.sniff import FORMAT_MIMES, SNIFF_BYTES, Sniffed, sniff
 from midst_desktop.store.models import ArtifactType as T
 
@@ -275,19 +275,25 @@ def guess_mime(name: str) -> str:
 
 
 def _extension(name: str) -> str:
-    suffix = PurePosixPath(name).suffix
+    suffix = names.suffix(name)
     return suffix[1:].lower() if suffix else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _folder_words(folder: str) -> tuple[str, ...]:
+    """words_of(folder), worked out once per folder: a sync asks file by file."""
+    return tuple(words_of(folder))
 
 
 def _vote_by_words(name: str, folder: str) -> tuple[T, float, list[str]] | None:
     """Name words count twice as much as folder words."""
     scores: dict[T, float] = {}
     matched: list[str] = []
-    for word in words_of(PurePosixPath(name).stem):
+    for word in words_of(names.stem(name)):
         if word in WORD_TYPES:
             scores[WORD_TYPES[word]] = scores.get(WORD_TYPES[word], 0.0) + 2.0
             matched.append(word)
-    for word in words_of(folder):
+    for word in _folder_words(folder):
         if word in WORD_TYPES:
             scores[WORD_TYPES[word]] = scores.get(WORD_TYPES[word], 0.0) + 1.0
             matched.append(word)
@@ -356,7 +362,7 @@ def classify(
     extraction: Extraction | None = None,
 ) -> Classification:
     """Classify a file by its name, folder path, first bytes and extracted content."""
-    folder = str(PurePosixPath(path).parent) if path else ""
+    folder = names.parent(path) if path else ""
     sniffed = sniff(head) if head else Sniffed(None, None)
     fmt = _format_of(name, sniffed, extraction)
     mime = (

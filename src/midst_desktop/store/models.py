@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -178,6 +179,14 @@ class SourceFile(Base):
         Index("ix_source_files_fingerprint", "integration_id", "fingerprint"),
         Index("ix_source_files_content_hash", "integration_id", "content_hash"),
         Index("ix_source_files_artifact_id", "artifact_id"),
+        # Few rows: the files gone since they were stored, where moves start.
+        Index(
+            "ix_source_files_vanished",
+            "integration_id",
+            "id",
+            sqlite_where=text("vanished_at IS NOT NULL"),
+            postgresql_where=text("vanished_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from midst_desktop.store.models import SkipReason
 from midst_desktop.sync.folders import FolderConfig
@@ -40,16 +40,36 @@ def _display_name(name: str) -> tuple[str, bool]:
     return name, True
 
 
-def _sort_key(entry: os.DirEntry[str]) -> tuple[str, bool]:
+class FolderEntry(NamedTuple):
+    """What the walk keeps of one name in a folder until its turn comes."""
+
+    # The name as stored (\\xNN for bytes that are not UTF-8), and the real one.
+    name: str
+    raw_name: str
+    is_dir: bool
+    valid: bool
+
+
+def _folder_entry(entry: os.DirEntry[str]) -> FolderEntry:
+    name, valid = (
+        (entry.name, True) if entry.name.isascii() else _display_name(entry.name)
+    )
+    try:
+        is_dir = entry.is_dir(follow_symlinks=False)
+    except OSError:
+        is_dir = False
+    return FolderEntry(name, entry.name, is_dir, valid)
+
+
+def _sort_key(entry: FolderEntry) -> tuple[str, bool]:
     # A folder sorts as "name/", which makes the walk's order the byte order of
     # the full relative paths: the order the store returns source ids in. On a
     # tie the valid name comes first (see _sorted_entries).
-    name, valid = _display_name(entry.name)
-    try:
-        key = name + "/" if entry.is_dir(follow_symlinks=False) else name
-    except OSError:
-        key = name
-    return key, not valid
+    return (entry.name + "/" if entry.is_dir else entry.name), not entry.valid
+
+
+def _with_slash(folder: str) -> str:
+    return folder if folder.endswith("/") else folder + "/"
 
 
 def _too_deep(relative: str) -> bool:
@@ -57,24 +77,23 @@ def _too_deep(relative: str) -> bool:
     return len(relative.encode("utf-8")) + 1 + NAME_MAX_BYTES > MAX_SOURCE_ID_BYTES
 
 
-def _sorted_entries(
-    entries: list[os.DirEntry[str]], folder: Path
-) -> list[os.DirEntry[str]]:
+def _sorted_entries(entries: list[FolderEntry], folder: str) -> list[FolderEntry]:
     """A folder's entries in id order, each id once.
 
     A name that is not UTF-8 is shown with its bytes as \\xNN, which a real
     name can spell too; such a name gives way to the real one (or to an
     earlier one like it), since two files cannot share an id.
     """
-    keyed = sorted(((_sort_key(entry), entry) for entry in entries), key=lambda p: p[0])
-    kept: list[os.DirEntry[str]] = []
+    entries.sort(key=_sort_key)
+    kept: list[FolderEntry] = []
     previous: str | None = None
-    for (key, _invalid), entry in keyed:
+    for entry in entries:
+        key = entry.name + "/" if entry.is_dir else entry.name
         if key == previous:
             log.warning(
                 "Skipping file: %s has a name that is not UTF-8 and reads like "
                 "another name in %s",
-                key.rstrip("/"),
+                entry.name,
                 folder,
             )
             continue
@@ -91,6 +110,7 @@ class LocalProvider(Provider):
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
 
     def start_cursor(self) -> str:
         return str(time.time_ns())
@@ -148,26 +168,23 @@ class LocalProvider(Provider):
         yield from self._walk(config, start)
 
     def _walk(self, config: FolderConfig, start: str) -> Iterator[ListedFile]:
-        stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = []
+        # Each open folder: its id, its absolute path ending in '/', what is left.
+        stack: list[tuple[str, str, Iterator[FolderEntry]]] = []
         entries = self._entries(start)
         if entries is None:
             yield self._folder_marker(start, SkipReason.UNREADABLE)
             return
-        stack.append((start, iter(entries)))
+        stack.append((start, _with_slash(self._absolute(start)), iter(entries)))
         while stack:
-            folder, remaining = stack[-1]
+            folder, absolute, remaining = stack[-1]
             entry = next(remaining, None)
             if entry is None:
                 stack.pop()
                 continue
-            name, valid = _display_name(entry.name)
+            name = entry.name
             relative = f"{folder}/{name}" if folder else name
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_dir = False
-            if is_dir:
-                if not valid:
+            if entry.is_dir:
+                if not entry.valid:
                     yield self._folder_marker(relative, SkipReason.UNREADABLE)
                 elif config.prunes_folder("/" + relative):
                     yield self._folder_marker(relative, SkipReason.EXCLUDED)
@@ -182,27 +199,33 @@ class LocalProvider(Provider):
                     if children is None:
                         yield self._folder_marker(relative, SkipReason.UNREADABLE)
                     else:
-                        stack.append((relative, iter(children)))
+                        child = absolute + entry.raw_name + "/"
+                        stack.append((relative, child, iter(children)))
                 continue
+            path = absolute + entry.raw_name
             try:
-                info = entry.stat(follow_symlinks=False)
+                info = os.lstat(path)
             except FileNotFoundError:
                 continue
             except OSError:
                 yield self._skipped(relative, name, SkipReason.UNREADABLE)
                 continue
-            if not valid:
+            if not entry.valid:
                 yield self._skipped(relative, name, SkipReason.UNREADABLE, info.st_size)
                 continue
-            listed = self._listed(relative, name, entry.path, info)
+            listed = self._listed(relative, name, path, info)
             if listed is not None:
                 yield listed
 
-    def _entries(self, relative: str) -> list[os.DirEntry[str]] | None:
-        path = self.root / relative if relative else self.root
+    def _absolute(self, relative: str) -> str:
+        return os.path.join(self._root, relative) if relative else self._root
+
+    def _entries(self, relative: str) -> list[FolderEntry] | None:
+        """A folder's entries in id order; only names and kinds are held."""
+        path = self._absolute(relative)
         try:
             with os.scandir(path) as iterator:
-                entries = list(iterator)
+                entries = [_folder_entry(entry) for entry in iterator]
         except FileNotFoundError:
             return []
         except OSError:
@@ -249,7 +272,7 @@ class LocalProvider(Provider):
 
     def open_content(self, listed: ListedFile) -> AbstractContextManager[BinaryIO]:
         try:
-            descriptor = os.open(self.root / listed.source_id, OPEN_FLAGS)
+            descriptor = os.open(os.path.join(self._root, listed.source_id), OPEN_FLAGS)
         except OSError as error:
             raise ContentUnavailableError(
                 f"cannot read {listed.path}: {error.strerror}"

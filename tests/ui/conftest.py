@@ -16,6 +16,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -133,3 +134,21 @@ def agent(synced: Synced) -> Iterator[Agent]:
     yield running
     running.stopping.set()
     thread.join(30)
+
+
+@pytest.fixture(autouse=True)
+def no_preview_worker_outlives_its_window() -> Iterator[None]:
+    """A review window that was closed stops its PDF preview worker."""
+    yield
+    import multiprocessing
+    import time
+
+    def left() -> list[Any]:
+        QApplication.processEvents()
+        children = multiprocessing.active_children()
+        return [p for p in children if p.name == "midst-preview"]
+
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left() == [], "a PDF preview worker outlived its review window"

@@ -1317,6 +1317,9 @@ class ReviewWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.remember()
+        # A closed window keeps no PDF worker; the next preview starts one.
+        # On a worker: close() waits for a page being drawn.
+        self.previewers.run(self.renderer.close)
         super().closeEvent(event)
 
     def shutdown(self) -> None:

@@ -80,6 +80,41 @@ def test_corrections_teach_the_model_the_persons_types(
     )
 
 
+def test_a_sync_after_reviews_classifies_new_and_changed_files_as_learned(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "Documents"
+    _tree(root)
+    integration_id = add_local(database, root)
+    sync = engine(database, settings)
+    sync.sync(integration_id)
+    write(root / "Fieldwork" / "site-98.txt", FIELD_NOTES.format(n=98))
+    sync.sync(integration_id, "incremental")
+    before = artifacts_by_source(database)["Fieldwork/site-98.txt"]
+    assert before.artifact_type != "academic_paper"
+    assert before.classified_by == ClassifiedBy.RULES
+
+    _review(database)
+    assert model.refit(database, settings.data_dir).refitted
+    write(root / "Fieldwork" / "site-99.txt", FIELD_NOTES.format(n=99))
+    write(root / "Fieldwork" / "site-98.txt", FIELD_NOTES.format(n=198))
+    write(root / "Letters" / "to-anna-99.txt", LETTER.format(n=99))
+    sync.sync(integration_id, "incremental")
+
+    after = artifacts_by_source(database)
+    for source_id in ("Fieldwork/site-99.txt", "Fieldwork/site-98.txt"):
+        learned = after[source_id]
+        assert learned.artifact_type == "academic_paper", source_id
+        assert learned.classified_by == ClassifiedBy.MODEL
+        assert learned.meta["classification"]["reason"].startswith(
+            "learned from your reviews"
+        )
+    assert after["Letters/to-anna-99.txt"].artifact_type == "creative_writing"
+    # The person's own corrections are never touched by a sync.
+    corrected = after["Fieldwork/site-03.txt"]
+    assert corrected.classified_by == ClassifiedBy.USER
+
+
 def test_reclassify_applies_the_model_and_never_touches_a_type_the_person_set(
     database: Database, settings: Settings, tmp_path: Path
 ) -> None:

@@ -30,6 +30,11 @@ OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 Extractor = Callable[[Path, str], "Extraction"]
 
+# A verdict this sure is not put to the learned model: the model overrules
+# only where it is surer than the rules, and asking costs about a millisecond
+# a file, which a sync of many files would feel.
+MODEL_CEILING = 0.95
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -75,7 +80,7 @@ def decide(
         mime_type=verdict.mime_type,
         reason=verdict.reason,
     )
-    if model is None:
+    if model is None or confidence >= MODEL_CEILING:
         return decision
     from midst_desktop.classify.model import document_of
 

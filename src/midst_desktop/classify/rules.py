@@ -47,6 +47,8 @@ class Classification:
     reason: str = ""
     # The extraction the verdict read, for the engine to store.
     content: Extraction | None = None
+    # rules, or model where the person's learned model overruled them.
+    classified_by: str = "rules"
 
 
 # Formats that say what the work is, whatever it is called.

@@ -19,16 +19,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
 from midst_desktop import events
+from midst_desktop.classify import calibration as calibration_tables
 from midst_desktop.classify import names
-from midst_desktop.classify.calibration import calibrated
+from midst_desktop.classify.calibration import Calibration, calibrated
 from midst_desktop.classify.extract.base import Extraction
 from midst_desktop.classify.extract.isolation import Limits
 from midst_desktop.classify.extract.runner import ContentExtractor
+from midst_desktop.classify.files import MODEL_CEILING
 from midst_desktop.classify.rules import (
     EXTENSION_TYPES,
     SNIFF_BYTES,
@@ -62,6 +65,9 @@ from midst_desktop.sync.providers.base import (
     ProviderError,
     Scope,
 )
+
+if TYPE_CHECKING:
+    from midst_desktop.classify.model import LearnedModel
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +203,8 @@ class SyncEngine:
         self.stopping = threading.Event()
         # Each run (one per thread) has its own extraction worker.
         self._runs = threading.local()
+        self._classifier_guard = threading.Lock()
+        self._classifier_cache: tuple[tuple[Any, ...], _Classifier] | None = None
 
     def stop(self) -> None:
         """Ask every run of this engine to stop after its current batch."""
@@ -271,7 +279,35 @@ class SyncEngine:
         self, integration: Integration, provider: Provider, config: FolderConfig
     ) -> _Context:
         extractor = getattr(self._runs, "extractor", None)
-        return _Context(integration, provider, config, self._sql.time, extractor)
+        return _Context(
+            integration,
+            provider,
+            config,
+            self._sql.time,
+            extractor,
+            self._classifier(),
+        )
+
+    def _classifier(self) -> _Classifier:
+        """The person's calibration table and learned model, as their files are.
+
+        Read again only when one of the files changed (a refit after reviews);
+        a sync never fits a model itself.
+        """
+        from midst_desktop.classify import model as learned
+
+        data_dir = self.settings.data_dir
+        paths = (
+            calibration_tables.user_path(data_dir),
+            learned.model_dir(data_dir) / learned.MODEL_FILE,
+        )
+        key = tuple(_stamp(path) for path in paths)
+        with self._classifier_guard:
+            if self._classifier_cache is None or self._classifier_cache[0] != key:
+                table = calibration_tables.load(data_dir) if key[0] else None
+                found = learned.load(data_dir) if key[1] else None
+                self._classifier_cache = (key, _Classifier(table, found))
+            return self._classifier_cache[1]
 
     def _folder_scope(
         self, integration: Integration, provider: Provider, folder: str
@@ -732,7 +768,7 @@ class SyncEngine:
                 content_hash,
                 str(verdict.artifact_type),
                 verdict.confidence,
-                ClassifiedBy.RULES.value,
+                verdict.classified_by,
                 ArtifactStatus.PENDING.value,
                 True,
                 context.time(captured) if captured else modified or now,
@@ -812,6 +848,7 @@ class SyncEngine:
                     str(verdict.artifact_type),
                     verdict.confidence,
                     verdict.mime_type,
+                    verdict.classified_by,
                     stored.artifact_id,
                 )
             )
@@ -1166,6 +1203,7 @@ class _Context:
     config: FolderConfig
     time: Callable[[int | None], Any]
     extractor: ContentExtractor | None = None
+    classifier: _Classifier = field(default_factory=lambda: _Classifier(None, None))
 
     def __post_init__(self) -> None:
         self.time_now = self.time(None)
@@ -1234,10 +1272,12 @@ class _Context:
         if listed.export_extension in FORMAT_DECIDES:
             # A sheet's or a deck's text export says less than its format does;
             # the text is still kept for search.
-            verdict = _classify(_classified_name(listed), listed.rel_path, None, b"")
+            verdict = self.classifier.classify(
+                _classified_name(listed), listed.rel_path, None, b""
+            )
             verdict = replace(verdict, content=extraction)
         else:
-            verdict = _classify(
+            verdict = self.classifier.classify(
                 _classified_name(listed),
                 listed.rel_path,
                 listed.mime_type,
@@ -1259,7 +1299,7 @@ class _Context:
         name = listed.name
         if listed.export_extension:
             name = f"{name}.{listed.export_extension}"
-        verdict = _classify(name, listed.rel_path, listed.mime_type, b"")
+        verdict = self.classifier.classify(name, listed.rel_path, listed.mime_type, b"")
         if listed.mime_type and listed.export_extension:
             verdict = replace(verdict, mime_type=listed.mime_type)
         if self.config.allowed_mime_types and (
@@ -1293,22 +1333,72 @@ class _Context:
         )
 
 
-def _classify(
-    name: str,
-    rel_path: str,
-    mime_type: str | None,
-    head: bytes,
-    extraction: Extraction | None = None,
-) -> Classification:
-    """The rules' calibrated verdict; its time is reported for the metrics."""
-    started = time.perf_counter()
-    verdict = classify(name, rel_path, mime_type, head, extraction)
-    if verdict.content is None:
-        verdict = _calibrated_plain(verdict)
-    else:
-        verdict = calibrated(verdict)
-    events.classified(time.perf_counter() - started)
-    return verdict
+@dataclass(frozen=True)
+class _Classifier:
+    """The rules, calibrated by the person's table or else the shipped one,
+    then the person's learned model where there is one: what `decide` does,
+    with the shipped table's plain verdicts cached for a sync's many files.
+    """
+
+    calibration: Calibration | None
+    model: LearnedModel | None
+
+    def classify(
+        self,
+        name: str,
+        rel_path: str,
+        mime_type: str | None,
+        head: bytes,
+        extraction: Extraction | None = None,
+    ) -> Classification:
+        """The calibrated verdict; its time is reported for the metrics."""
+        started = time.perf_counter()
+        verdict = classify(name, rel_path, mime_type, head, extraction)
+        if self.calibration is not None:
+            confidence = self.calibration(verdict.rule, verdict.confidence)
+            verdict = replace(verdict, confidence=confidence)
+        elif verdict.content is None:
+            verdict = _calibrated_plain(verdict)
+        else:
+            verdict = calibrated(verdict)
+        if self.model is not None and verdict.confidence < MODEL_CEILING:
+            verdict = self._ask_model(verdict, name, rel_path, extraction)
+        events.classified(time.perf_counter() - started)
+        return verdict
+
+    def _ask_model(
+        self,
+        verdict: Classification,
+        name: str,
+        rel_path: str,
+        extraction: Extraction | None,
+    ) -> Classification:
+        from midst_desktop.classify.model import document_of
+
+        assert self.model is not None
+        text = extraction.text if extraction is not None else ""
+        metadata = extraction.metadata_json() if extraction is not None else {}
+        predicted, probability = self.model.predict(
+            document_of(name, rel_path, verdict.mime_type, text, metadata)
+        )
+        if predicted == verdict.artifact_type or probability <= verdict.confidence:
+            return verdict
+        return replace(
+            verdict,
+            artifact_type=predicted,
+            confidence=probability,
+            classified_by=ClassifiedBy.MODEL.value,
+            reason=f"learned from your reviews (rules said {verdict.artifact_type})",
+        )
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """What tells a changed file: its modification time and size; None if absent."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1484,8 +1574,9 @@ class _Statements:
             ),
             "refresh_text": "UPDATE artifact_texts SET body = ? WHERE artifact_id = ?",
             "reclassify_artifact": (
-                "UPDATE artifacts SET artifact_type = ?, confidence = ?, mime_type = ? "
-                "WHERE id = ? AND classified_by = 'rules'"
+                "UPDATE artifacts SET artifact_type = ?, confidence = ?, "
+                "mime_type = ?, classified_by = ? "
+                "WHERE id = ? AND classified_by <> 'user'"
             ),
             "vanish_file": "UPDATE source_files SET vanished_at = ? WHERE id = ?",
             "vanish_artifact": (

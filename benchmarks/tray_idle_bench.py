@@ -1,0 +1,145 @@
+"""Idle cost of the desktop app: issue 5's target with a 100k-file folder watched.
+
+`midst-desktop` with no command starts the desktop app; under Qt's offscreen
+platform there is no tray host, so it shows the review window as it does on
+such desktops, which is the busier case (a window and its timers, not just a
+tray icon). Once its start-up sync is done it is left alone for a measured
+window. The endpoint is on only so that the benchmark can see, without
+touching the window, that the start-up sync has finished; it is not scraped
+during the window. CPU is read from /proc/PID/stat and memory from VmRSS.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from benchmarks.common import (
+    Options,
+    machine,
+    machine_line,
+    midst_command,
+    stamp,
+    versions,
+)
+from benchmarks.idle_bench import (
+    _cpu_seconds,
+    _free_port,
+    _memory_mib,
+    _wait_healthy_and_idle,
+)
+from benchmarks.tree import TreeSpec, ensure_tree
+
+NAME = "tray_idle"
+TITLE = "Desktop app idle cost: a 100,000-file folder watched"
+WINDOW_SECONDS = 300
+SAMPLE_EVERY_SECONDS = 30
+CPU_LIMIT_PERCENT = 0.5
+RSS_LIMIT_MIB = 150
+
+
+def run(options: Options) -> dict[str, Any]:
+    window = float(options.extra.get("idle_seconds", WINDOW_SECONDS))
+    files = min(options.files, 100_000)
+    big = ensure_tree(options.work, TreeSpec(files=files, folders=max(1, files // 20)))
+    small = ensure_tree(options.work, TreeSpec(files=150, folders=10))
+    command = midst_command()
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="midst-tray-idle-") as data_dir:
+        base = [*command, "--data-dir", data_dir]
+        for root in (big, small):
+            subprocess.run(
+                [*base, "integrations", "add", "local", str(root)],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        environment = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "MIDST_ENDPOINT_ENABLED": "true",
+            "MIDST_ENDPOINT_PORT": str(port),
+            "MIDST_EXTRACT_CONTENT": "false",
+        }
+        app = subprocess.Popen(
+            base,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_healthy_and_idle(port, time.monotonic() + 900)
+            cpu_before = _cpu_seconds(app.pid)
+            started = time.monotonic()
+            rss_samples = []
+            while (elapsed := time.monotonic() - started) < window:
+                if app.poll() is not None:
+                    raise RuntimeError("the desktop app ended during the window")
+                rss_samples.append(_memory_mib(app.pid, "VmRSS"))
+                time.sleep(min(SAMPLE_EVERY_SECONDS, max(0.0, window - elapsed)))
+            elapsed = time.monotonic() - started
+            cpu = _cpu_seconds(app.pid) - cpu_before
+            rss = max([*rss_samples, _memory_mib(app.pid, "VmRSS")])
+            peak = _memory_mib(app.pid, "VmHWM")
+        finally:
+            app.send_signal(signal.SIGTERM)
+            try:
+                app.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait()
+    cpu_percent = 100 * cpu / elapsed
+    return {
+        "date": stamp(),
+        "machine": machine(),
+        "versions": versions(["PySide6-Essentials", "watchdog", "APScheduler"]),
+        "watched_files": files + 150,
+        "window_seconds": round(elapsed, 1),
+        "cpu_seconds": round(cpu, 3),
+        "cpu_percent": round(cpu_percent, 4),
+        "rss_mib": round(rss, 1),
+        "peak_rss_mib": round(peak, 1),
+        "targets": [
+            {
+                "name": "idle CPU",
+                "value": round(cpu_percent, 4),
+                "unit": "%",
+                "limit": CPU_LIMIT_PERCENT,
+                "met": cpu_percent < CPU_LIMIT_PERCENT,
+            },
+            {
+                "name": "idle resident memory",
+                "value": round(rss, 1),
+                "unit": "MiB",
+                "limit": RSS_LIMIT_MIB,
+                "met": rss < RSS_LIMIT_MIB,
+            },
+        ],
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    rows = "\n".join(
+        f"| {t['name']} | {t['value']:g} {t['unit']} | < {t['limit']:g} {t['unit']} "
+        f"| {'met' if t['met'] else '**missed**'} |"
+        for t in result["targets"]
+    )
+    return f"""## {TITLE}
+
+`midst-desktop` (the desktop app) on two local folders
+({result["watched_files"]:,} files watched), Qt's offscreen platform, so with
+no tray host it shows the review window; after its start-up syncs it was left
+alone for {result["window_seconds"]:g} s. CPU from /proc (user + system),
+memory from VmRSS; the peak resident memory of the whole run, start-up syncs
+included, was {result["peak_rss_mib"]:g} MiB.
+
+| measure | value | target | |
+|---|---|---|---|
+{rows}
+
+{machine_line(result)}
+"""

@@ -88,6 +88,37 @@ def _wait_healthy_and_idle(port: int, deadline: float) -> dict[str, Any]:
     raise RuntimeError("the agent did not finish its start-up syncs in time")
 
 
+def idle_targets(
+    cpu_percent: float, rss_mib: float, cpu_limit: float, rss_limit: float
+) -> list[dict[str, Any]]:
+    """The two figures an idle benchmark judges, against their limits."""
+    return [
+        {
+            "name": "idle CPU",
+            "value": round(cpu_percent, 4),
+            "unit": "%",
+            "limit": cpu_limit,
+            "met": cpu_percent < cpu_limit,
+        },
+        {
+            "name": "idle resident memory",
+            "value": round(rss_mib, 1),
+            "unit": "MiB",
+            "limit": rss_limit,
+            "met": rss_mib < rss_limit,
+        },
+    ]
+
+
+def target_rows(result: dict[str, Any]) -> str:
+    """The targets as rows of a markdown table."""
+    return "\n".join(
+        f"| {t['name']} | {t['value']:g} {t['unit']} | < {t['limit']:g} {t['unit']} "
+        f"| {'met' if t['met'] else '**missed**'} |"
+        for t in result["targets"]
+    )
+
+
 def run(options: Options) -> dict[str, Any]:
     window = float(options.extra.get("idle_seconds", WINDOW_SECONDS))
     files = min(options.files, 100_000)
@@ -149,31 +180,12 @@ def run(options: Options) -> dict[str, Any]:
         "cpu_percent": round(cpu_percent, 4),
         "rss_mib": round(rss, 1),
         "peak_rss_mib": round(peak, 1),
-        "targets": [
-            {
-                "name": "idle CPU",
-                "value": round(cpu_percent, 4),
-                "unit": "%",
-                "limit": CPU_LIMIT_PERCENT,
-                "met": cpu_percent < CPU_LIMIT_PERCENT,
-            },
-            {
-                "name": "idle resident memory",
-                "value": round(rss, 1),
-                "unit": "MiB",
-                "limit": RSS_LIMIT_MIB,
-                "met": rss < RSS_LIMIT_MIB,
-            },
-        ],
+        "targets": idle_targets(cpu_percent, rss, CPU_LIMIT_PERCENT, RSS_LIMIT_MIB),
     }
 
 
 def markdown(result: dict[str, Any]) -> str:
-    rows = "\n".join(
-        f"| {t['name']} | {t['value']:g} {t['unit']} | < {t['limit']:g} {t['unit']} "
-        f"| {'met' if t['met'] else '**missed**'} |"
-        for t in result["targets"]
-    )
+    rows = target_rows(result)
     return f"""## {TITLE}
 
 `midst-desktop agent --serve` on two local folders ({result["watched_files"]:,}

@@ -31,6 +31,8 @@ from benchmarks.idle_bench import (
     _free_port,
     _memory_mib,
     _wait_healthy_and_idle,
+    idle_targets,
+    target_rows,
 )
 from benchmarks.tree import TreeSpec, ensure_tree
 
@@ -103,31 +105,12 @@ def run(options: Options) -> dict[str, Any]:
         "cpu_percent": round(cpu_percent, 4),
         "rss_mib": round(rss, 1),
         "peak_rss_mib": round(peak, 1),
-        "targets": [
-            {
-                "name": "idle CPU",
-                "value": round(cpu_percent, 4),
-                "unit": "%",
-                "limit": CPU_LIMIT_PERCENT,
-                "met": cpu_percent < CPU_LIMIT_PERCENT,
-            },
-            {
-                "name": "idle resident memory",
-                "value": round(rss, 1),
-                "unit": "MiB",
-                "limit": RSS_LIMIT_MIB,
-                "met": rss < RSS_LIMIT_MIB,
-            },
-        ],
+        "targets": idle_targets(cpu_percent, rss, CPU_LIMIT_PERCENT, RSS_LIMIT_MIB),
     }
 
 
 def markdown(result: dict[str, Any]) -> str:
-    rows = "\n".join(
-        f"| {t['name']} | {t['value']:g} {t['unit']} | < {t['limit']:g} {t['unit']} "
-        f"| {'met' if t['met'] else '**missed**'} |"
-        for t in result["targets"]
-    )
+    rows = target_rows(result)
     return f"""## {TITLE}
 
 `midst-desktop` (the desktop app) on two local folders

@@ -16,8 +16,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmarks.common import (
     Options,
@@ -119,6 +120,55 @@ def target_rows(result: dict[str, Any]) -> str:
     )
 
 
+class IdleFigures(NamedTuple):
+    elapsed: float
+    cpu_seconds: float
+    rss_mib: float
+    peak_rss_mib: float
+
+
+def measure_idle(
+    command: list[str],
+    environment: dict[str, str],
+    port: int,
+    window: float,
+    every: float,
+    tick: Callable[[], None],
+) -> IdleFigures:
+    """Start the app, wait out its start-up syncs, then measure it left alone.
+
+    tick runs every `every` seconds of the window (a scrape, or nothing);
+    the app is stopped with SIGTERM at the end.
+    """
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_healthy_and_idle(port, time.monotonic() + 900)
+        cpu_before = _cpu_seconds(process.pid)
+        started = time.monotonic()
+        rss_samples = []
+        while (elapsed := time.monotonic() - started) < window:
+            if process.poll() is not None:
+                raise RuntimeError("the app ended during the measured window")
+            tick()
+            rss_samples.append(_memory_mib(process.pid, "VmRSS"))
+            time.sleep(min(every, max(0.0, window - elapsed)))
+        return IdleFigures(
+            time.monotonic() - started,
+            _cpu_seconds(process.pid) - cpu_before,
+            max([*rss_samples, _memory_mib(process.pid, "VmRSS")]),
+            _memory_mib(process.pid, "VmHWM"),
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def run(options: Options) -> dict[str, Any]:
     window = float(options.extra.get("idle_seconds", WINDOW_SECONDS))
     files = min(options.files, 100_000)
@@ -140,34 +190,22 @@ def run(options: Options) -> dict[str, Any]:
             "MIDST_ENDPOINT_PORT": str(port),
             "MIDST_EXTRACT_CONTENT": "false",
         }
-        agent = subprocess.Popen(
+        scrapes = 0
+
+        def scrape() -> None:
+            nonlocal scrapes
+            status, _ = _get(port, "/metrics")
+            scrapes += status == 200
+
+        figures = measure_idle(
             [*base, "agent", "--serve"],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            environment,
+            port,
+            window,
+            SCRAPE_EVERY_SECONDS,
+            scrape,
         )
-        try:
-            _wait_healthy_and_idle(port, time.monotonic() + 900)
-            cpu_before = _cpu_seconds(agent.pid)
-            started = time.monotonic()
-            scrapes = 0
-            rss_samples = []
-            while (elapsed := time.monotonic() - started) < window:
-                status, _ = _get(port, "/metrics")
-                scrapes += status == 200
-                rss_samples.append(_memory_mib(agent.pid, "VmRSS"))
-                time.sleep(min(SCRAPE_EVERY_SECONDS, max(0.0, window - elapsed)))
-            elapsed = time.monotonic() - started
-            cpu = _cpu_seconds(agent.pid) - cpu_before
-            rss = max([*rss_samples, _memory_mib(agent.pid, "VmRSS")])
-            peak = _memory_mib(agent.pid, "VmHWM")
-        finally:
-            agent.send_signal(signal.SIGTERM)
-            try:
-                agent.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
+    elapsed, cpu, rss, peak = figures
     cpu_percent = 100 * cpu / elapsed
     return {
         "date": stamp(),

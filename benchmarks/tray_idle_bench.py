@@ -12,10 +12,8 @@ during the window. CPU is read from /proc/PID/stat and memory from VmRSS.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import tempfile
-import time
 from typing import Any
 
 from benchmarks.common import (
@@ -27,11 +25,9 @@ from benchmarks.common import (
     versions,
 )
 from benchmarks.idle_bench import (
-    _cpu_seconds,
     _free_port,
-    _memory_mib,
-    _wait_healthy_and_idle,
     idle_targets,
+    measure_idle,
     target_rows,
 )
 from benchmarks.tree import TreeSpec, ensure_tree
@@ -67,33 +63,10 @@ def run(options: Options) -> dict[str, Any]:
             "MIDST_ENDPOINT_PORT": str(port),
             "MIDST_EXTRACT_CONTENT": "false",
         }
-        app = subprocess.Popen(
-            base,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        figures = measure_idle(
+            base, environment, port, window, SAMPLE_EVERY_SECONDS, lambda: None
         )
-        try:
-            _wait_healthy_and_idle(port, time.monotonic() + 900)
-            cpu_before = _cpu_seconds(app.pid)
-            started = time.monotonic()
-            rss_samples = []
-            while (elapsed := time.monotonic() - started) < window:
-                if app.poll() is not None:
-                    raise RuntimeError("the desktop app ended during the window")
-                rss_samples.append(_memory_mib(app.pid, "VmRSS"))
-                time.sleep(min(SAMPLE_EVERY_SECONDS, max(0.0, window - elapsed)))
-            elapsed = time.monotonic() - started
-            cpu = _cpu_seconds(app.pid) - cpu_before
-            rss = max([*rss_samples, _memory_mib(app.pid, "VmRSS")])
-            peak = _memory_mib(app.pid, "VmHWM")
-        finally:
-            app.send_signal(signal.SIGTERM)
-            try:
-                app.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
+    elapsed, cpu, rss, peak = figures
     cpu_percent = 100 * cpu / elapsed
     return {
         "date": stamp(),

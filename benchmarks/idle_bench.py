@@ -120,6 +120,22 @@ def target_rows(result: dict[str, Any]) -> str:
     )
 
 
+def add_watched_folders(options: Options, data_dir: str, files: int) -> list[str]:
+    """A store with two local integrations, one of `files` files and one of
+    150; returns the command line that uses it."""
+    big = ensure_tree(options.work, TreeSpec(files=files, folders=max(1, files // 20)))
+    small = ensure_tree(options.work, TreeSpec(files=150, folders=10))
+    base = [*midst_command(), "--data-dir", data_dir]
+    for root in (big, small):
+        subprocess.run(
+            [*base, "integrations", "add", "local", str(root)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    return base
+
+
 class IdleFigures(NamedTuple):
     elapsed: float
     cpu_seconds: float
@@ -172,19 +188,9 @@ def measure_idle(
 def run(options: Options) -> dict[str, Any]:
     window = float(options.extra.get("idle_seconds", WINDOW_SECONDS))
     files = min(options.files, 100_000)
-    big = ensure_tree(options.work, TreeSpec(files=files, folders=max(1, files // 20)))
-    small = ensure_tree(options.work, TreeSpec(files=150, folders=10))
-    command = midst_command()
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="midst-idle-") as data_dir:
-        base = [*command, "--data-dir", data_dir]
-        for root in (big, small):
-            subprocess.run(
-                [*base, "integrations", "add", "local", str(root)],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+        base = add_watched_folders(options, data_dir, files)
         environment = {
             **os.environ,
             "MIDST_ENDPOINT_PORT": str(port),

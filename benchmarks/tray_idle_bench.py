@@ -12,7 +12,6 @@ during the window. CPU is read from /proc/PID/stat and memory from VmRSS.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from typing import Any
 
@@ -20,17 +19,16 @@ from benchmarks.common import (
     Options,
     machine,
     machine_line,
-    midst_command,
     stamp,
     versions,
 )
 from benchmarks.idle_bench import (
     _free_port,
+    add_watched_folders,
     idle_targets,
     measure_idle,
     target_rows,
 )
-from benchmarks.tree import TreeSpec, ensure_tree
 
 NAME = "tray_idle"
 TITLE = "Desktop app idle cost: a 100,000-file folder watched"
@@ -43,19 +41,9 @@ RSS_LIMIT_MIB = 150
 def run(options: Options) -> dict[str, Any]:
     window = float(options.extra.get("idle_seconds", WINDOW_SECONDS))
     files = min(options.files, 100_000)
-    big = ensure_tree(options.work, TreeSpec(files=files, folders=max(1, files // 20)))
-    small = ensure_tree(options.work, TreeSpec(files=150, folders=10))
-    command = midst_command()
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="midst-tray-idle-") as data_dir:
-        base = [*command, "--data-dir", data_dir]
-        for root in (big, small):
-            subprocess.run(
-                [*base, "integrations", "add", "local", str(root)],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+        base = add_watched_folders(options, data_dir, files)
         environment = {
             **os.environ,
             "QT_QPA_PLATFORM": "offscreen",

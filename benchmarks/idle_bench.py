@@ -185,6 +185,24 @@ def measure_idle(
             process.wait()
 
 
+def idle_result(
+    figures: IdleFigures, packages: list[str], cpu_limit: float, rss_limit: float
+) -> dict[str, Any]:
+    """The figures of an idle window, judged, with the machine and versions."""
+    cpu_percent = 100 * figures.cpu_seconds / figures.elapsed
+    return {
+        "date": stamp(),
+        "machine": machine(),
+        "versions": versions(packages),
+        "window_seconds": round(figures.elapsed, 1),
+        "cpu_seconds": round(figures.cpu_seconds, 3),
+        "cpu_percent": round(cpu_percent, 4),
+        "rss_mib": round(figures.rss_mib, 1),
+        "peak_rss_mib": round(figures.peak_rss_mib, 1),
+        "targets": idle_targets(cpu_percent, figures.rss_mib, cpu_limit, rss_limit),
+    }
+
+
 def run(options: Options) -> dict[str, Any]:
     window = float(options.extra.get("idle_seconds", WINDOW_SECONDS))
     files = min(options.files, 100_000)
@@ -211,20 +229,15 @@ def run(options: Options) -> dict[str, Any]:
             SCRAPE_EVERY_SECONDS,
             scrape,
         )
-    elapsed, cpu, rss, peak = figures
-    cpu_percent = 100 * cpu / elapsed
     return {
-        "date": stamp(),
-        "machine": machine(),
-        "versions": versions(["APScheduler", "watchdog", "prometheus-client"]),
+        **idle_result(
+            figures,
+            ["APScheduler", "watchdog", "prometheus-client"],
+            CPU_LIMIT_PERCENT,
+            RSS_LIMIT_MIB,
+        ),
         "watched_files": files + 150,
-        "window_seconds": round(elapsed, 1),
         "scrapes": scrapes,
-        "cpu_seconds": round(cpu, 3),
-        "cpu_percent": round(cpu_percent, 4),
-        "rss_mib": round(rss, 1),
-        "peak_rss_mib": round(peak, 1),
-        "targets": idle_targets(cpu_percent, rss, CPU_LIMIT_PERCENT, RSS_LIMIT_MIB),
     }
 
 

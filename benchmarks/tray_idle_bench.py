@@ -17,15 +17,12 @@ from typing import Any
 
 from benchmarks.common import (
     Options,
-    machine,
     machine_line,
-    stamp,
-    versions,
 )
 from benchmarks.idle_bench import (
     _free_port,
     add_watched_folders,
-    idle_targets,
+    idle_result,
     measure_idle,
     target_rows,
 )
@@ -54,19 +51,14 @@ def run(options: Options) -> dict[str, Any]:
         figures = measure_idle(
             base, environment, port, window, SAMPLE_EVERY_SECONDS, lambda: None
         )
-    elapsed, cpu, rss, peak = figures
-    cpu_percent = 100 * cpu / elapsed
     return {
-        "date": stamp(),
-        "machine": machine(),
-        "versions": versions(["PySide6-Essentials", "watchdog", "APScheduler"]),
+        **idle_result(
+            figures,
+            ["PySide6-Essentials", "watchdog", "APScheduler"],
+            CPU_LIMIT_PERCENT,
+            RSS_LIMIT_MIB,
+        ),
         "watched_files": files + 150,
-        "window_seconds": round(elapsed, 1),
-        "cpu_seconds": round(cpu, 3),
-        "cpu_percent": round(cpu_percent, 4),
-        "rss_mib": round(rss, 1),
-        "peak_rss_mib": round(peak, 1),
-        "targets": idle_targets(cpu_percent, rss, CPU_LIMIT_PERCENT, RSS_LIMIT_MIB),
     }
 
 

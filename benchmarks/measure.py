@@ -7,6 +7,8 @@ memory, so a benchmark's numbers are those of the process doing the work.
 Modes:
   walk ROOT                 a bare os.scandir walk with a stat per file
   floor ROOT DB             the same walk inserting rows with sqlite3 executemany
+  store-floor ROOT DATA_DIR the same walk inserting the rows a sync stores (three
+                            tables, the full-text index, the review indexes)
   cli DATA_DIR ARG...       midst-desktop's own command line, in this process
   query DATA_DIR REPEAT     `artifacts list --status pending --limit 20` queries
 """
@@ -83,14 +85,121 @@ def measure_floor(root: str, database: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "files": files}
 
 
+STORE_FLOOR_BATCH = 5000
+STORE_FLOOR_TEXTS = 300
+
+
+def _store_rows(
+    root: str, integration_id: int
+) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]]:
+    """For each file: its artifact, text and source file rows, as a sync writes them.
+
+    Nothing is read or classified: the type is fixed, the content hash is
+    the path's (so the index keys land anywhere, as real hashes do).
+    """
+    import hashlib
+    import uuid
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    prefix = len(root.rstrip("/"))
+    for path, name, size, modified_ns in walk(root):
+        source_id = path[prefix + 1 :]
+        modified = datetime.fromtimestamp(modified_ns / 1e9, UTC).strftime(
+            "%Y-%m-%d %H:%M:%S.%f"
+        )
+        artifact_id = str(uuid.uuid4())
+        digest = hashlib.sha256(path.encode()).hexdigest()
+        yield (
+            (
+                artifact_id, integration_id, "local", source_id, path, name, name,
+                "application/octet-stream", size, digest, "other", 0.5, "rules",
+                "pending", True, modified, modified, now, now, False, "[]", "[]",
+                "[]", "{}",
+            ),
+            (artifact_id, name, ""),
+            (
+                integration_id, source_id, path, name, size, modified,
+                f"{size}:{modified_ns}", f"0:{modified_ns}:{size}", digest,
+                "application/octet-stream", artifact_id, None,
+            ),
+        )  # fmt: skip
+
+
+def measure_store_floor(root: str, data_dir: str) -> dict[str, Any]:
+    """The floor of a full sync into midst-desktop's own store.
+
+    The same walk, storing the rows a sync stores for each file (an artifact,
+    its text, its source file) in the migrated schema with all its indexes
+    and the full-text index, with sqlite3 `executemany` in batches of 5,000,
+    one transaction each: what those rows cost to write, with no reading,
+    classifying or deciding.
+    """
+    from midst_desktop.config import load_settings
+    from midst_desktop.store.db import open_database
+    from midst_desktop.sync.engine import ARTIFACT_COLUMNS, FILE_COLUMNS
+
+    settings = load_settings(data_dir=data_dir, environ={})
+    database = open_database(settings.database_url)  # migrated before the clock
+    path = database.sqlite_path
+    database.dispose()
+    assert path is not None
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-16384"):
+        conn.execute(f"PRAGMA {pragma}")
+    conn.execute(
+        "INSERT INTO integrations (provider, display_name, status, folder_config, "
+        "created_at) VALUES ('local', 'floor', 'active', '{}', '2026-01-01')"
+    )
+    integration_id = conn.execute("SELECT max(id) FROM integrations").fetchone()[0]
+    insert_artifact = (
+        f"INSERT INTO artifacts ({ARTIFACT_COLUMNS}) VALUES "
+        f"({', '.join('?' * len(ARTIFACT_COLUMNS.split(',')))})"
+    )
+    insert_file = (
+        f"INSERT INTO source_files ({FILE_COLUMNS}) VALUES "
+        f"({', '.join('?' * len(FILE_COLUMNS.split(',')))})"
+    )
+
+    def write(batch: list[tuple[tuple[Any, ...], ...]]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(insert_artifact, [rows[0] for rows in batch])
+        for start in range(0, len(batch), STORE_FLOOR_TEXTS):
+            texts = [rows[1] for rows in batch[start : start + STORE_FLOOR_TEXTS]]
+            conn.execute(
+                "INSERT INTO artifact_texts (artifact_id, title, body) VALUES "
+                + ", ".join(["(?, ?, ?)"] * len(texts)),
+                [value for text in texts for value in text],
+            )
+        conn.executemany(insert_file, [rows[2] for rows in batch])
+        conn.execute("COMMIT")
+
+    started = time.perf_counter()
+    batch: list[tuple[tuple[Any, ...], ...]] = []
+    for rows in _store_rows(root, integration_id):
+        batch.append(rows)
+        if len(batch) == STORE_FLOOR_BATCH:
+            write(batch)
+            batch = []
+    if batch:
+        write(batch)
+    seconds = time.perf_counter() - started
+    files = conn.execute("SELECT count(*) FROM source_files").fetchone()[0]
+    conn.close()
+    return {"seconds": seconds, "files": files}
+
+
 # Where a sync's time goes: engine functions timed when they exist (the engine
 # changes; a phase it no longer has is left out, never guessed).
 PHASES = {
     "reading and hashing": ("module", "sha256_and_head"),
     "rules classification": ("module", "classify"),
     "writing batches": ("SyncEngine", "_flush"),
+    "waiting for the batch writer": ("BatchWriter", "wait"),
     "matching moves": ("SyncEngine", "_match_moves"),
 }
+# Phases that run on a thread of their own, beside the others.
+BESIDE = {"writing batches"}
 
 
 def time_phases() -> dict[str, float]:
@@ -213,6 +322,8 @@ def main(argv: list[str]) -> int:
         result = measure_walk(rest[0])
     elif mode == "floor":
         result = measure_floor(rest[0], rest[1])
+    elif mode == "store-floor":
+        result = measure_store_floor(rest[0], rest[1])
     elif mode == "cli":
         result = measure_cli(rest[0], rest[1:])
     elif mode == "query":

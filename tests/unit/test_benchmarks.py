@@ -87,6 +87,7 @@ def test_the_sync_benchmark_writes_every_figure_and_its_section(
         "find",
         "stat_walk",
         "floor",
+        "store_floor",
         "full_sync",
         "no_change_sync",
         "changed_sync",
@@ -103,7 +104,7 @@ def test_the_sync_benchmark_writes_every_figure_and_its_section(
     query = result["list_query"]
     assert query["artifacts"] == 500
     assert query["page_sizes"] == {"first_page": 20, "deep_page": 20}
-    assert len(result["targets"]) == 7
+    assert len(result["targets"]) == 8
     assert all(isinstance(t["met"], bool) for t in result["targets"])
     assert result["machine"]["cpus"] >= 1
 
@@ -112,5 +113,7 @@ def test_the_sync_benchmark_writes_every_figure_and_its_section(
     section = text[text.index(start) : text.index(end)]
     assert "200 files in 10 folders" in section
     assert "| full sync |" in section
+    assert "| full sync, against the rows it stores |" in section
+    assert "on the batch writer's thread: writing batches" in section
     # The tree was put back: every file as planned, none of the added ones.
     assert len(tree_digest(tmp_path / "work" / "trees" / TreeSpec(200, 10).name)) == 200

@@ -365,7 +365,7 @@ def classify(
 ) -> Classification:
     """Classify a file by its name, folder path, first bytes and extracted content."""
     folder = names.parent(path) if path else ""
-    sniffed = sniff(head) if head else Sniffed(None, None)
+    sniffed = sniff(head, _extension(name)) if head else Sniffed(None, None)
     fmt = _format_of(name, sniffed, extraction)
     mime = (
         sniffed.mime_type

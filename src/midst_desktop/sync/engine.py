@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,8 +78,10 @@ HASH_CHUNK = 64 * 1024
 STORED_ROWS_PAGE = 5000
 # Source ids per IN (...) lookup, well under SQLite's variable limit.
 LOOKUP_CHUNK = 500
-# Texts per INSERT on SQLite: three variables a row, under the oldest limit (999).
-TEXT_ROWS_PER_STATEMENT = 300
+# Rows per INSERT on SQLite: up to this many variables a statement, under the
+# oldest limit of the SQLite builds Python 3.11 ships with (32,766 since 3.32).
+SQLITE_VARIABLES_PER_STATEMENT = 30_000
+ROWS_PER_STATEMENT = 1000
 # A batch is written after this long even when it has fewer files than
 # batch_size, so that stop() and the run's progress never wait for long on
 # slow reads or extractions.
@@ -163,6 +167,51 @@ class Batch:
     cursor: str | None = None
     size: int = 0
     started: float = field(default_factory=time.monotonic)
+
+
+class BatchWriter:
+    """Writes a run's batches on a thread of its own, one at a time, in order.
+
+    Building a batch (listing, reading, hashing, classifying) is Python work;
+    writing one is mostly SQLite's, which runs with the GIL released. Writing
+    the last batch while the next is built lets a full sync use both cores of
+    a small machine. One batch at most is being written while the next is
+    built, so memory holds two batches, never more.
+    """
+
+    def __init__(self, write: Callable[[Batch, RunCounts], None]) -> None:
+        self._write = write
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def submit(self, batch: Batch, counts: RunCounts) -> None:
+        """Write `batch` with the counts as they are now, once the last is written.
+
+        Raises what writing the last batch raised.
+        """
+        self.wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="midst-batch-writer")
+        self._pending = self._pool.submit(self._write, batch, replace(counts))
+
+    def wait(self) -> None:
+        """Block until the batch in hand is written; raises what writing raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def abandon(self) -> None:
+        """Wait for the batch in hand while a run fails; its own error is logged."""
+        try:
+            self.wait()
+        except Exception as error:  # the run's own error is the one raised
+            log.warning("A batch of the failing run was not written: %s", error)
+
+    def close(self) -> None:
+        self.abandon()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def sha256_and_head(stream: Any, limit: int) -> tuple[str, bytes]:
@@ -361,6 +410,7 @@ class SyncEngine:
         )
         counts = RunCounts()
         started = utcnow()
+        writer = BatchWriter(lambda batch, done: self._flush(batch, run_id, done))
         try:
             cursor: str | None = None
             if self._follows_change_feed(integration, provider, kind, scopes):
@@ -383,11 +433,24 @@ class SyncEngine:
                 # The scopes of watched paths share batches: a hundred changed
                 # paths are one write, not a hundred.
                 batch = Batch()
-                for scope in scopes:
-                    batch = self._reconcile(
-                        integration, provider, config, scope, run_id, counts, batch
-                    )
-                self._flush(batch, run_id, counts)
+                try:
+                    for scope in scopes:
+                        batch = self._reconcile(
+                            integration,
+                            provider,
+                            config,
+                            scope,
+                            run_id,
+                            counts,
+                            batch,
+                            writer,
+                        )
+                    writer.submit(batch, counts)
+                    writer.wait()
+                finally:
+                    # Whatever happened, no write is in flight once the run
+                    # records how it ended.
+                    writer.close()
             if provider.sorted_listing and self._moves_possible(
                 integration.id, run_id, counts
             ):
@@ -459,10 +522,12 @@ class SyncEngine:
         run_id: int,
         counts: RunCounts,
         batch: Batch,
+        writer: BatchWriter,
     ) -> Batch:
         """Merge the sorted listing with the stored files of one scope.
 
-        Returns the batch in hand, not yet written, for the next scope.
+        Full batches go to `writer`; returns the batch in hand, not yet
+        submitted, for the next scope.
         """
         if not provider.sorted_listing:
             self._reconcile_by_id(integration, provider, config, scope, run_id, counts)
@@ -489,7 +554,7 @@ class SyncEngine:
             else:
                 self._add(batch, context, listed, counts)
             if batch.size and self._batch_full(batch):
-                self._flush(batch, run_id, counts)
+                writer.submit(batch, counts)
                 batch = Batch()
                 if self.stopping.is_set():
                     raise SyncCancelledError("the agent is stopping")
@@ -883,15 +948,12 @@ class SyncEngine:
     def _flush(self, batch: Batch, run_id: int, counts: RunCounts) -> None:
         sql = self._sql
         with self.database.write_connection() as conn:
+            if batch.dropped_files:
+                conn.exec_driver_sql(sql.drop_file, batch.dropped_files)
+            self._insert_rows(conn, "artifacts", ARTIFACT_COLUMNS, batch.new_artifacts)
+            self._insert_rows(conn, "artifact_texts", TEXT_COLUMNS, batch.new_texts)
+            self._insert_rows(conn, "source_files", FILE_COLUMNS, batch.new_files)
             for statement, rows in (
-                (sql.drop_file, batch.dropped_files),
-                (sql.insert_artifact, batch.new_artifacts),
-            ):
-                if rows:
-                    conn.exec_driver_sql(statement, rows)
-            self._insert_texts(conn, batch.new_texts)
-            for statement, rows in (
-                (sql.insert_file, batch.new_files),
                 (sql.update_file, batch.changed_files),
                 (sql.update_artifact, batch.changed_artifacts),
                 (sql.reclassify_artifact, batch.reclassified),
@@ -908,21 +970,29 @@ class SyncEngine:
                 conn.exec_driver_sql(sql.save_cursor, (batch.cursor, run_id))
             _save_counts(conn, sql, run_id, counts)
 
-    def _insert_texts(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        """Insert texts many rows to a statement on SQLite.
+    def _insert_rows(
+        self, conn: Connection, table: str, columns: str, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Insert rows into a table, many rows to a statement on SQLite.
 
-        SQLite's full-text index writes what it gathered at the end of every
-        statement that changes it; one statement per row (executemany) made
-        a segment per artifact and merged them over and over.
+        A statement binds all its rows at once and then runs with the GIL
+        released; executemany takes the GIL back for every row, which the
+        batch writer's thread would have to wait for while the next batch is
+        built. SQLite's full-text index also writes what it gathered at the
+        end of every statement: one statement per row made a segment per
+        artifact and merged them over and over.
         """
-        if not self.database.is_sqlite:
-            if rows:
-                conn.exec_driver_sql(self._sql.insert_text, rows)
+        if not rows:
             return
-        for start in range(0, len(rows), TEXT_ROWS_PER_STATEMENT):
-            chunk = rows[start : start + TEXT_ROWS_PER_STATEMENT]
-            values = [value for row in chunk for value in row]
-            conn.exec_driver_sql(self._sql.insert_texts(len(chunk)), tuple(values))
+        if not self.database.is_sqlite:
+            conn.exec_driver_sql(self._sql.insert(table, columns, 1), rows)
+            return
+        width = len(rows[0])
+        per_statement = min(ROWS_PER_STATEMENT, SQLITE_VARIABLES_PER_STATEMENT // width)
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = tuple(itertools.chain.from_iterable(chunk))
+            conn.exec_driver_sql(self._sql.insert(table, columns, len(chunk)), values)
 
     def _moves_possible(
         self, integration_id: int, run_id: int, counts: RunCounts
@@ -1509,6 +1579,7 @@ ARTIFACT_COLUMNS = (
     "status, source_available, captured_date, modified_at, created_at, updated_at, "
     "title_edited, tags, authors, keywords, metadata"
 )
+TEXT_COLUMNS = "artifact_id, title, body"
 FILE_COLUMNS = (
     "integration_id, source_id, path, name, size, modified_at, version, fingerprint, "
     "content_hash, mime_type, artifact_id, skip_reason"
@@ -1544,17 +1615,6 @@ class _Statements:
                 "SELECT id, source_id, version, artifact_id, skip_reason, "
                 "vanished_at IS NOT NULL FROM source_files "
                 "WHERE integration_id = ? AND source_id = ?"
-            ),
-            "insert_artifact": (
-                f"INSERT INTO artifacts ({ARTIFACT_COLUMNS}) VALUES "
-                f"({', '.join('?' * len(ARTIFACT_COLUMNS.split(',')))})"
-            ),
-            "insert_text": (
-                "INSERT INTO artifact_texts (artifact_id, title, body) VALUES (?, ?, ?)"
-            ),
-            "insert_file": (
-                f"INSERT INTO source_files ({FILE_COLUMNS}) VALUES "
-                f"({', '.join('?' * len(FILE_COLUMNS.split(',')))})"
             ),
             "update_file": (
                 "UPDATE source_files SET path = ?, name = ?, size = ?, "
@@ -1625,9 +1685,6 @@ class _Statements:
 
     # Attributes set above, declared for the type checker.
     stored_exact: str
-    insert_artifact: str
-    insert_text: str
-    insert_file: str
     update_file: str
     update_artifact: str
     reclassify_artifact: str
@@ -1657,11 +1714,12 @@ class _Statements:
             f"FROM artifacts WHERE id IN ({marks}){lock}"
         )
 
-    def insert_texts(self, count: int) -> str:
-        rows = ", ".join(["(?, ?, ?)"] * count)
-        return self._placeholders(
-            f"INSERT INTO artifact_texts (artifact_id, title, body) VALUES {rows}"
-        )
+    @functools.lru_cache(maxsize=32)  # noqa: B019 (one instance per engine)
+    def insert(self, table: str, columns: str, count: int) -> str:
+        """An INSERT of `count` rows of `columns` into `table`."""
+        row = "(" + ", ".join("?" * len(columns.split(","))) + ")"
+        rows = ", ".join([row] * count)
+        return self._placeholders(f"INSERT INTO {table} ({columns}) VALUES {rows}")
 
     def stored_by_ids(self, count: int) -> str:
         marks = ", ".join("?" * count)

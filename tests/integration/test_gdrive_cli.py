@@ -486,3 +486,16 @@ def test_without_a_keyring_connecting_fails_clearly_and_stores_nothing(
     written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert refresh.encode() in token_file.read_bytes()
     assert written.count(refresh.encode()) == 1  # the token file itself, only
+
+
+def test_a_client_secret_in_config_toml_is_refused_in_one_line(cli: Cli) -> None:
+    config = cli.data_dir / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('google_client_secret = "GOCSPX-in-a-file"\n')
+
+    code, out, err = cli("integrations", "add", "google-drive")
+
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "MIDST_GOOGLE_CLIENT_SECRET" in err
+    assert "GOCSPX-in-a-file" not in err
+    assert not Path(cli.database_url.removeprefix("sqlite:///")).exists()

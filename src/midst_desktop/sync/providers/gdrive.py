@@ -839,8 +839,9 @@ def authorize(
     """
     if not settings.google_client_id:
         raise OAuthError(
-            "no Google OAuth client is set up: put google_client_id and "
-            "google_client_secret in config.toml (the README says how to get them)"
+            "no Google OAuth client is set up: put google_client_id in "
+            "config.toml and its secret in MIDST_GOOGLE_CLIENT_SECRET (the README "
+            "says how to get them)"
         )
     grant = authorize_in_browser(
         settings.gdrive_auth_url,

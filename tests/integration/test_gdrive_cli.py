@@ -499,3 +499,63 @@ def test_a_client_secret_in_config_toml_is_refused_in_one_line(cli: Cli) -> None
     assert err.count("\n") == 1 and "MIDST_GOOGLE_CLIENT_SECRET" in err
     assert "GOCSPX-in-a-file" not in err
     assert not Path(cli.database_url.removeprefix("sqlite:///")).exists()
+
+
+def test_a_keyring_locked_during_a_sync_fails_the_run_in_one_line_and_stays_active(
+    drive: DriveEmulator, tmp_path: Path, keyring_session: None
+) -> None:
+    sample = sample_drive(drive.account)
+    token_file = tmp_path / "token.json"
+    token_file.write_text(
+        json.dumps(
+            {
+                "refresh_token": drive.account.issue_refresh_token(),
+                "client_id": emu.DEFAULT_CLIENT_ID,
+                "client_secret": emu.DEFAULT_CLIENT_SECRET,
+            }
+        )
+    )
+    data_dir = tmp_path / "data"
+    env = subprocess_env(drive, data_dir)
+    # A keyring session of its own: locking it must not touch the other tests'.
+    script = f"""
+import json, secretstorage
+from midst_desktop.cli import main
+from midst_desktop.service.health import keyring_state
+assert main(["integrations", "add", "google-drive",
+             "--refresh-token-file", {str(token_file)!r}]) == 0
+assert main(["sync", "1", "--type", "full"]) == 0
+print("STATE-BEFORE", keyring_state(), flush=True)
+bus = secretstorage.dbus_init()
+secretstorage.get_default_collection(bus).lock()
+print("STATE-LOCKED", keyring_state(), flush=True)
+print("EXIT", main(["sync", "1"]), flush=True)
+"""
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "with-keyring.sh"), sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert "EXIT 1" in result.stdout, result.stderr
+    assert "STATE-BEFORE ok" in result.stdout
+    assert "STATE-LOCKED the keyring is locked; unlock your keyring" in result.stdout
+    failure = [line for line in result.stderr.splitlines() if "midst-desktop:" in line]
+    assert len(failure) == 1 and "unlock your keyring" in failure[0]
+    database = open_database(f"sqlite:///{data_dir / 'midst.db'}")
+    try:
+        with database.read() as session:
+            integration = session.get(Integration, 1)
+            assert integration is not None
+            assert integration.status == "active"
+            assert integration.last_error and "unlock your keyring" in (
+                integration.last_error
+            )
+            assert "\n" not in integration.last_error
+            kept = set(session.scalars(select(Artifact.source_id)))
+    finally:
+        database.dispose()
+    assert kept == set(sample.expected())

@@ -32,6 +32,8 @@ SERVICE = "midst-desktop"
 # Long enough for a person to type their keyring password into the prompt.
 KEYRING_TIMEOUT_SECONDS = 60.0
 UNLOCK_HINT = "unlock your keyring and try again"
+# The user name the health check reads; no integration id is a word.
+HEALTH_CHECK_USER = "health-check"
 
 # The secure backends per platform, best first; keyrings.alt (plaintext or
 # file-encrypted), null and fail are never among them.
@@ -190,6 +192,11 @@ class TokenStore:
                 f"the keyring entry of integration {integration_id} is damaged "
                 f"({error}); reconnect it"
             ) from None
+
+    def check(self) -> None:
+        """Read an entry nobody writes: raises CredentialsUnavailableError
+        when the keyring is locked, missing or not answering."""
+        self._call("check", lambda b: b.get_password(SERVICE, HEALTH_CHECK_USER))
 
     def delete(self, integration_id: int) -> bool:
         """Delete an integration's credentials; False when there were none."""

@@ -559,3 +559,57 @@ print("EXIT", main(["sync", "1"]), flush=True)
     finally:
         database.dispose()
     assert kept == set(sample.expected())
+
+
+def test_a_folder_sync_relists_only_that_subtree(
+    cli: Cli, drive: DriveEmulator
+) -> None:
+    account = drive.account
+    sample = sample_drive(account)
+    chapters = account.add_folder("Chapters", sample.drafts)
+    first = account.add_file("one.md", chapters, b"# One", "text/markdown")
+    elsewhere = [account.add_folder(f"Other {n}") for n in range(3)]
+    others = [account.add_file("x.txt", f, b"x", "text/plain") for f in elsewhere]
+    cli.json("integrations", "add", "google-drive")
+    cli.json("sync", "1", "--type", "full")
+    before = {f.source_id: (f.seen_run, f.version) for f in _source_files(cli)}
+
+    account.delete(sample.notes)
+    added = account.add_file("two.md", chapters, b"# Two", "text/markdown")
+    account.delete(sample.photo)
+    account.edit(sample.thesis, b"a new thesis")
+    account.edit(others[0], b"y")
+    drive.reset_counts()
+    run = cli.json("sync", "1", "--type", "folder", "--folder", "/Papers/Drafts")
+
+    assert run["kind"] == "folder" and run["status"] == "succeeded"
+    file_queries = [q for q in drive.list_queries if "in parents" in q]
+    assert file_queries and all(
+        sample.drafts in q or chapters in q for q in file_queries
+    )
+    named = {f for q in file_queries for f in (sample.drafts, chapters) if f in q}
+    assert named == {sample.drafts, chapters}
+    assert not any(p in q for q in file_queries for p in [sample.papers, *elsewhere])
+    assert all("in parents" in q or "mimeType = " in q for q in drive.list_queries)
+    artifacts = cli.artifacts()
+    assert artifacts[added].source_path == "/Papers/Drafts/Chapters/two.md"
+    assert artifacts[first].source_available is True
+    assert artifacts[sample.notes].source_available is False
+    # Outside the subtree nothing was looked at: not the deletion, not an edit.
+    assert artifacts[sample.photo].source_available is True
+    after = {f.source_id: (f.seen_run, f.version) for f in _source_files(cli)}
+    for untouched in (sample.photo, sample.thesis, *others, sample.budget):
+        assert after[untouched] == before[untouched]
+    assert after[first][0] != before[first][0]
+    cli("integrations", "remove", "1")
+
+
+def _source_files(cli: Cli) -> list[SourceFile]:
+    database = open_database(cli.database_url)
+    try:
+        with database.read() as session:
+            rows = list(session.scalars(select(SourceFile)))
+            session.expunge_all()
+            return rows
+    finally:
+        database.dispose()

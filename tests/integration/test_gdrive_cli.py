@@ -613,3 +613,36 @@ def _source_files(cli: Cli) -> list[SourceFile]:
             return rows
     finally:
         database.dispose()
+
+
+def test_removing_with_delete_artifacts_leaves_none_of_that_integration(
+    cli: Cli, drive: DriveEmulator, tmp_path: Path
+) -> None:
+    sample = sample_drive(drive.account)
+    folder = tmp_path / "Local"
+    folder.mkdir()
+    (folder / "poem.md").write_text("a poem")
+    cli.json("integrations", "add", "google-drive")
+    assert cli("integrations", "add", "local", str(folder))[0] == 0
+    cli.json("sync")
+    drive_artifacts = {a.id for a in cli.artifacts().values() if a.integration_id == 1}
+    assert len(drive_artifacts) == len(sample.expected())
+    cli.json("artifacts", "approve", cli.artifacts()[sample.thesis].id)
+    token = TokenStore().load(1).refresh_token
+
+    removed = cli.json("integrations", "remove", "1", "--delete-artifacts")
+
+    assert removed == {
+        "id": 1,
+        "removed": True,
+        "artifacts_deleted": len(drive_artifacts),
+        "revoked": True,
+    }
+    remaining = cli.artifacts()
+    assert not drive_artifacts & {a.id for a in remaining.values()}
+    assert [a.integration_id for a in remaining.values()] == [2]
+    assert {f.integration_id for f in _source_files(cli)} == {2}
+    assert token in drive.account.revoked
+    with pytest.raises(TokenMissingError):
+        TokenStore().load(1)
+    assert not (cli.data_dir / "cache" / "gdrive" / "1.json").exists()

@@ -51,6 +51,20 @@ T = TypeVar("T")
 
 _backend: KeyringBackend | None = None
 _backend_lock = threading.Lock()
+# Called on the thread that asks the keyring, with the operation's name; the
+# UI tests record them to prove that no call comes from the GUI thread.
+_caller_hooks: list[Callable[[str], None]] = []
+
+
+def watch_callers(hook: Callable[[str], None]) -> Callable[[], None]:
+    """Call hook(operation) on each caller's thread; returns the unwatch."""
+    _caller_hooks.append(hook)
+    return lambda: _caller_hooks.remove(hook)
+
+
+def _notify_callers(what: str) -> None:
+    for hook in list(_caller_hooks):
+        hook(what)
 
 
 class TokenMissingError(AuthExpiredError):
@@ -155,6 +169,7 @@ class TokenStore:
             return _backend
 
     def _call(self, what: str, call: Callable[[KeyringBackend], T]) -> T:
+        _notify_callers(what)
         backend = self.backend()
         try:
             return _run_with_timeout(lambda: call(backend), self.timeout, what)

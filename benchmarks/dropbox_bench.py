@@ -53,13 +53,23 @@ def _needs_bytes(path: str) -> bool:
     return PurePosixPath(path).suffix.lower().lstrip(".") not in EXTENSION_TYPES
 
 
+def picks(paths: list[str]) -> list[str]:
+    """The files the 100 changes touch, spread over the Dropbox and its formats.
+
+    One file from each stretch, at an offset that walks over the formats:
+    every thousandth file alone would all be PDFs.
+    """
+    step = max(1, len(paths) // CHANGES)
+    count = min(CHANGES, len(paths))
+    return [paths[k * step + (k * 7) % step] for k in range(count)]
+
+
 def _change(emu: DropboxEmulator, paths: list[str]) -> list[str]:
     """100 changes: 40 edits, 30 moves, 20 deletions, 10 new files.
 
     Returns the paths of the files the incremental sync must look at.
     """
-    step = len(paths) // CHANGES
-    picked = paths[step // 2 :: step][:CHANGES]
+    picked = picks(paths)
     touched = []
     for n, path in enumerate(picked):
         if n < 40:

@@ -95,8 +95,13 @@ def _change(account: DriveAccount, ids: list[str]) -> list[str]:
 
 
 def _measure(
-    emulator: DriveEmulator, sync: Any, ideal: int, ideal_downloads: int
+    emulator: DriveEmulator,
+    sync: Any,
+    ideal: int,
+    ideal_downloads: int,
+    ideal_tokens: int = 0,
 ) -> dict[str, Any]:
+    """One run's requests; ideal_tokens is 1 for the process's first run only."""
     emulator.reset_counts()
     started = time.monotonic()
     run = sync()
@@ -109,8 +114,12 @@ def _measure(
     )
     return {
         "seconds": round(seconds, 2),
-        "requests": emulator.api_requests,
+        # Every request, token refreshes included: the access token is kept
+        # for the process, so only its first run refreshes.
+        "requests": sum(by_route.values()),
+        "api_requests": emulator.api_requests,
         "token_requests": by_route.get("/token", 0),
+        "ideal_token_requests": ideal_tokens,
         "listing_requests": emulator.api_requests - downloads,
         "ideal_listing_requests": ideal,
         "downloads": downloads,
@@ -185,6 +194,7 @@ def run(options: Options) -> dict[str, Any]:
                 lambda: engine.sync(whole, RunKind.FULL),
                 2 + folder_pages + math.ceil(files / PAGE_SIZE),
                 pdfs,
+                ideal_tokens=1,
             )
             # Every folder is below /Work: the whole-drive listing, filtered.
             parallel = _measure(
@@ -223,14 +233,21 @@ def run(options: Options) -> dict[str, Any]:
             {
                 "name": f"{label}: requests over the ideal",
                 "value": row["requests"],
-                "limit": row["ideal_listing_requests"] + row["ideal_downloads"],
+                "limit": _ideal(row),
                 "unit": "requests",
-                "met": row["requests"]
-                <= row["ideal_listing_requests"] + row["ideal_downloads"],
+                "met": row["requests"] <= _ideal(row),
             }
             for label, row in rows.items()
         ],
     }
+
+
+def _ideal(row: dict[str, Any]) -> int:
+    return int(
+        row["ideal_listing_requests"]
+        + row["ideal_downloads"]
+        + row.get("ideal_token_requests", 0)
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -253,18 +270,21 @@ def markdown(result: dict[str, Any]) -> str:
         "filtered; a small included part is listed in parallel queries of 50 "
         "folders); for an incremental sync one `changes.list`; plus one "
         "download for each new, changed or moved file whose name does not "
-        "decide its format (PDFs). Token refreshes (one per process) are counted "
-        "apart. The 100 changes are 40 edits, 30 moves, 20 files trashed and 10 "
-        "new files. Text extraction is off here.",
+        "decide its format (PDFs). The access token is kept in memory for the "
+        "process, so only its first run refreshes it; that refresh is counted in "
+        "the token column and in every target. The 100 changes are 40 edits, "
+        "30 moves, 20 files trashed and 10 new files. Text extraction is off here.",
         "",
-        "| run | listing requests (ideal) | downloads (ideal) | bytes received "
-        "| wall time |",
-        "|---|---|---|---|---|",
+        "| run | listing requests (ideal) | downloads (ideal) | token refreshes "
+        "(ideal) | bytes received | wall time |",
+        "|---|---|---|---|---|---|",
     ]
     for label, row in rows:
         lines.append(
             f"| {label} | {row['listing_requests']} ({row['ideal_listing_requests']})"
-            f" | {row['downloads']} ({row['ideal_downloads']}) | {row['bytes']:,} "
+            f" | {row['downloads']} ({row['ideal_downloads']})"
+            f" | {row['token_requests']} ({row.get('ideal_token_requests', 0)})"
+            f" | {row['bytes']:,} "
             f"| {row['seconds']:.1f} s |"
         )
     lines += ["", machine_line(result), ""]

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from midst_desktop import __version__
 from midst_desktop.config import ConfigError, Settings, ensure_dirs, load_settings
-from midst_desktop.logs import setup_logging
+from midst_desktop.logs import install_crash_logging, setup_logging
 from midst_desktop.store import queries
 from midst_desktop.store.backup import BackupRefusedError
 from midst_desktop.store.db import (
@@ -824,6 +824,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.log_level,
         stderr_level=_stderr_level(args.verbose, handler),
     )
+    install_crash_logging()
     commands = Commands(settings, args)
     try:
         return handler(commands)

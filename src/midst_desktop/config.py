@@ -51,6 +51,8 @@ class Settings:
     log_level: str = "INFO"
     # OAuth apps; a person or an organisation may register its own (README).
     google_client_id: str = ""
+    # From MIDST_GOOGLE_CLIENT_SECRET only; after a sign-in it is kept in the
+    # integration's keyring entry with the refresh token.
     google_client_secret: str = ""
     dropbox_app_key: str = ""
     # Provider endpoints. Overriding them is for testing against emulators.
@@ -99,6 +101,10 @@ TUNABLES = {
 
 # On/off settings.
 BOOLS = ("scheduler_enabled", "endpoint_enabled", "extract_content")
+
+# Secrets: read from MIDST_<NAME> only, refused in the TOML file, so that no
+# secret sits in a file the app reads (or the settings window writes).
+ENVIRONMENT_ONLY = ("google_client_secret",)
 
 # Free-text settings, read from the TOML file and from MIDST_<NAME>.
 TEXTS = (
@@ -197,6 +203,12 @@ def load_settings(
     file_values = _read_toml(paths["config_dir"] / CONFIG_FILE_NAME)
     known = {f.name for f in fields(Settings)}
     for key, raw in file_values.items():
+        if key in ENVIRONMENT_ONLY:
+            # The value is not repeated: the message may end up in a log.
+            raise ConfigError(
+                f"{key} is not read from {CONFIG_FILE_NAME}, which must hold no "
+                f"secret: remove it and set MIDST_{key.upper()} instead"
+            )
         if key in TUNABLES or key in BOOLS or key == "log_level":
             values[key] = _coerce(f"{key} in {CONFIG_FILE_NAME}", key, raw)
         elif key in TEXTS or (key == "database_url" and isinstance(raw, str)):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
+import threading
 from pathlib import Path
+from types import TracebackType
 
 LOG_FILE_NAME = "midst-desktop.log"
 MAX_BYTES = 5 * 1024 * 1024
@@ -125,3 +128,44 @@ def setup_logging(
     logging.getLogger("alembic").setLevel(logging.WARNING)
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def install_crash_logging() -> None:
+    """Log uncaught exceptions (of every thread) through the redacting handlers.
+
+    Python's own hooks print a traceback straight to stderr, where a token in
+    an exception message or a frame's source line would be shown as it is.
+    Call after setup_logging. A hook someone else installed (a debugger, a
+    test runner) is left in place.
+    """
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _log_uncaught
+    if threading.excepthook is threading.__excepthook__:
+        threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException],
+    error: BaseException,
+    trace: TracebackType | None,
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    logging.getLogger("midst_desktop.crash").critical(
+        "Stopped on an unexpected error (%s)",
+        kind.__name__,
+        exc_info=(kind, error, trace),
+    )
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    logging.getLogger("midst_desktop.crash").critical(
+        "The thread %s stopped on an unexpected error (%s)",
+        name,
+        args.exc_type.__name__,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )

@@ -503,6 +503,8 @@ class DriveEmulator:
         self.latency = 0.0
         self.requests: Counter[str] = Counter()
         self.api_requests = 0
+        # The q of every files.list request, pages included, in arrival order.
+        self.list_queries: list[str] = []
         self.bytes_sent = 0
         self.faults_served: Counter[str] = Counter()
         self.count_lock = threading.Lock()
@@ -542,6 +544,7 @@ class DriveEmulator:
         with self.count_lock:
             self.requests.clear()
             self.api_requests = 0
+            self.list_queries.clear()
             self.bytes_sent = 0
 
 
@@ -954,6 +957,8 @@ def _handler(emulator: DriveEmulator) -> type[BaseHTTPRequestHandler]:
             self._send(400, body)
 
         def _list(self, query: dict[str, str]) -> None:
+            with emulator.count_lock:
+                emulator.list_queries.append(query.get("q", ""))
             try:
                 q = Query(query.get("q", ""), account.root_id)
             except (ValueError, IndexError) as error:

@@ -171,7 +171,9 @@ def test_connect_sync_change_reconnect_and_remove(
     drive.reset_counts()
     quiet = cli.json("sync", "1")
     assert quiet["counts"]["listed"] == 0
-    assert drive.api_requests == 1
+    # One request in all: the access token of the earlier runs is kept in
+    # memory for the process, so no refresh precedes changes.list.
+    assert dict(drive.requests) == {"/drive/v3/changes": 1}
 
     # Access revoked at Google: the integration asks to be reconnected, and a
     # local folder next to it keeps syncing.
@@ -484,3 +486,163 @@ def test_without_a_keyring_connecting_fails_clearly_and_stores_nothing(
     written = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert refresh.encode() in token_file.read_bytes()
     assert written.count(refresh.encode()) == 1  # the token file itself, only
+
+
+def test_a_client_secret_in_config_toml_is_refused_in_one_line(cli: Cli) -> None:
+    config = cli.data_dir / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('google_client_secret = "GOCSPX-in-a-file"\n')
+
+    code, out, err = cli("integrations", "add", "google-drive")
+
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "MIDST_GOOGLE_CLIENT_SECRET" in err
+    assert "GOCSPX-in-a-file" not in err
+    assert not Path(cli.database_url.removeprefix("sqlite:///")).exists()
+
+
+def test_a_keyring_locked_during_a_sync_fails_the_run_in_one_line_and_stays_active(
+    drive: DriveEmulator, tmp_path: Path, keyring_session: None
+) -> None:
+    sample = sample_drive(drive.account)
+    token_file = tmp_path / "token.json"
+    token_file.write_text(
+        json.dumps(
+            {
+                "refresh_token": drive.account.issue_refresh_token(),
+                "client_id": emu.DEFAULT_CLIENT_ID,
+                "client_secret": emu.DEFAULT_CLIENT_SECRET,
+            }
+        )
+    )
+    data_dir = tmp_path / "data"
+    env = subprocess_env(drive, data_dir)
+    # A keyring session of its own: locking it must not touch the other tests'.
+    script = f"""
+import json, secretstorage
+from midst_desktop.cli import main
+from midst_desktop.service.health import keyring_state
+assert main(["integrations", "add", "google-drive",
+             "--refresh-token-file", {str(token_file)!r}]) == 0
+assert main(["sync", "1", "--type", "full"]) == 0
+print("STATE-BEFORE", keyring_state(), flush=True)
+bus = secretstorage.dbus_init()
+secretstorage.get_default_collection(bus).lock()
+print("STATE-LOCKED", keyring_state(), flush=True)
+print("EXIT", main(["sync", "1"]), flush=True)
+"""
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "with-keyring.sh"), sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert "EXIT 1" in result.stdout, result.stderr
+    assert "STATE-BEFORE ok" in result.stdout
+    assert "STATE-LOCKED the keyring is locked; unlock your keyring" in result.stdout
+    failure = [line for line in result.stderr.splitlines() if "midst-desktop:" in line]
+    assert len(failure) == 1 and "unlock your keyring" in failure[0]
+    database = open_database(f"sqlite:///{data_dir / 'midst.db'}")
+    try:
+        with database.read() as session:
+            integration = session.get(Integration, 1)
+            assert integration is not None
+            assert integration.status == "active"
+            assert integration.last_error and "unlock your keyring" in (
+                integration.last_error
+            )
+            assert "\n" not in integration.last_error
+            kept = set(session.scalars(select(Artifact.source_id)))
+    finally:
+        database.dispose()
+    assert kept == set(sample.expected())
+
+
+def test_a_folder_sync_relists_only_that_subtree(
+    cli: Cli, drive: DriveEmulator
+) -> None:
+    account = drive.account
+    sample = sample_drive(account)
+    chapters = account.add_folder("Chapters", sample.drafts)
+    first = account.add_file("one.md", chapters, b"# One", "text/markdown")
+    elsewhere = [account.add_folder(f"Other {n}") for n in range(3)]
+    others = [account.add_file("x.txt", f, b"x", "text/plain") for f in elsewhere]
+    cli.json("integrations", "add", "google-drive")
+    cli.json("sync", "1", "--type", "full")
+    before = {f.source_id: (f.seen_run, f.version) for f in _source_files(cli)}
+
+    account.delete(sample.notes)
+    added = account.add_file("two.md", chapters, b"# Two", "text/markdown")
+    account.delete(sample.photo)
+    account.edit(sample.thesis, b"a new thesis")
+    account.edit(others[0], b"y")
+    drive.reset_counts()
+    run = cli.json("sync", "1", "--type", "folder", "--folder", "/Papers/Drafts")
+
+    assert run["kind"] == "folder" and run["status"] == "succeeded"
+    file_queries = [q for q in drive.list_queries if "in parents" in q]
+    assert file_queries and all(
+        sample.drafts in q or chapters in q for q in file_queries
+    )
+    named = {f for q in file_queries for f in (sample.drafts, chapters) if f in q}
+    assert named == {sample.drafts, chapters}
+    assert not any(p in q for q in file_queries for p in [sample.papers, *elsewhere])
+    assert all("in parents" in q or "mimeType = " in q for q in drive.list_queries)
+    artifacts = cli.artifacts()
+    assert artifacts[added].source_path == "/Papers/Drafts/Chapters/two.md"
+    assert artifacts[first].source_available is True
+    assert artifacts[sample.notes].source_available is False
+    # Outside the subtree nothing was looked at: not the deletion, not an edit.
+    assert artifacts[sample.photo].source_available is True
+    after = {f.source_id: (f.seen_run, f.version) for f in _source_files(cli)}
+    for untouched in (sample.photo, sample.thesis, *others, sample.budget):
+        assert after[untouched] == before[untouched]
+    assert after[first][0] != before[first][0]
+    cli("integrations", "remove", "1")
+
+
+def _source_files(cli: Cli) -> list[SourceFile]:
+    database = open_database(cli.database_url)
+    try:
+        with database.read() as session:
+            rows = list(session.scalars(select(SourceFile)))
+            session.expunge_all()
+            return rows
+    finally:
+        database.dispose()
+
+
+def test_removing_with_delete_artifacts_leaves_none_of_that_integration(
+    cli: Cli, drive: DriveEmulator, tmp_path: Path
+) -> None:
+    sample = sample_drive(drive.account)
+    folder = tmp_path / "Local"
+    folder.mkdir()
+    (folder / "poem.md").write_text("a poem")
+    cli.json("integrations", "add", "google-drive")
+    assert cli("integrations", "add", "local", str(folder))[0] == 0
+    cli.json("sync")
+    drive_artifacts = {a.id for a in cli.artifacts().values() if a.integration_id == 1}
+    assert len(drive_artifacts) == len(sample.expected())
+    cli.json("artifacts", "approve", cli.artifacts()[sample.thesis].id)
+    token = TokenStore().load(1).refresh_token
+
+    removed = cli.json("integrations", "remove", "1", "--delete-artifacts")
+
+    assert removed == {
+        "id": 1,
+        "removed": True,
+        "artifacts_deleted": len(drive_artifacts),
+        "revoked": True,
+    }
+    remaining = cli.artifacts()
+    assert not drive_artifacts & {a.id for a in remaining.values()}
+    assert [a.integration_id for a in remaining.values()] == [2]
+    assert {f.integration_id for f in _source_files(cli)} == {2}
+    assert token in drive.account.revoked
+    with pytest.raises(TokenMissingError):
+        TokenStore().load(1)
+    assert not (cli.data_dir / "cache" / "gdrive" / "1.json").exists()

@@ -143,3 +143,37 @@ def test_the_plaintext_backends_are_not_installed() -> None:
     import importlib.util
 
     assert importlib.util.find_spec("keyrings") is None
+
+
+def test_the_health_check_asks_the_secure_backends_never_the_configured_one(
+    tmp_path: Path,
+) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "DBUS_SESSION_BUS_ADDRESS"
+    }
+    env["HOME"] = str(tmp_path)
+    output = run_python(
+        """
+        import keyring
+        from keyring.backend import KeyringBackend
+        from midst_desktop.service.health import keyring_state
+
+        class InMemory(KeyringBackend):
+            priority = 1
+            def get_password(self, service, username):
+                return None
+            def set_password(self, service, username, password):
+                pass
+            def delete_password(self, service, username):
+                pass
+
+        # A working but insecure backend that keyring itself would now use.
+        keyring.set_keyring(InMemory())
+        print("STATE", keyring_state())
+        """,
+        env=env,
+        keyring_session=False,
+    )
+    assert "STATE no secure keyring is available" in output

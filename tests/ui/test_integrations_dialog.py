@@ -22,7 +22,7 @@ from midst_desktop.agent import Agent
 from midst_desktop.config import Settings, load_settings
 from midst_desktop.store.db import Database, open_database
 from midst_desktop.sync import oauth
-from midst_desktop.sync.tokens import TokenMissingError, TokenStore
+from midst_desktop.sync.tokens import TokenMissingError, TokenStore, watch_callers
 from midst_desktop.ui.settings import SettingsWindow
 from tests.conftest import missing
 from tests.emulators.dropbox import DropboxEmulator, consent, read_auth_code
@@ -107,6 +107,34 @@ def listed(window: SettingsWindow) -> list[list[str]]:
     ]
 
 
+class KeyringCallers:
+    """The keyring operations asked for while watching, and on which thread."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bool]] = []
+        self._unwatch: Callable[[], None] | None = None
+
+    def _record(self, what: str) -> None:
+        on_gui = threading.current_thread() is threading.main_thread()
+        self.calls.append((what, on_gui))
+
+    def start(self) -> None:
+        self._unwatch = watch_callers(self._record)
+
+    def stop(self) -> list[tuple[str, bool]]:
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        return self.calls
+
+
+@pytest.fixture
+def keyring_callers() -> Iterator[KeyringCallers]:
+    callers = KeyringCallers()
+    yield callers
+    callers.stop()
+
+
 @pytest.fixture
 def ticks(qapp: object) -> Iterator[list[int]]:
     """Ticks of a 10 ms timer: proof that the GUI thread kept running."""
@@ -126,6 +154,7 @@ def test_connect_google_drive_signs_in_and_lists_the_account(
     drive: DriveEmulator,
     monkeypatch: pytest.MonkeyPatch,
     ticks: list[int],
+    keyring_callers: KeyringCallers,
 ) -> None:
     app = make_app(drive.environment())
     consented: list[str] = []
@@ -149,9 +178,11 @@ def test_connect_google_drive_signs_in_and_lists_the_account(
     monkeypatch.setattr(TokenStore, "save", slow_save)
     window = app.open(qtbot)
     ticks.clear()
+    keyring_callers.start()
 
     qtbot.mouseClick(window.drive_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(listed(window)), timeout=60000)
+    asked = keyring_callers.stop()
 
     [row] = listed(window)
     assert row[1:3] == ["Google Drive", drive.account.email]
@@ -161,6 +192,9 @@ def test_connect_google_drive_signs_in_and_lists_the_account(
     assert "Connected" in window.last_message
     # While the keyring took its second, the GUI thread kept ticking.
     assert saving[1] - saving[0] >= 10
+    # Every keyring call of the connection came from a worker thread.
+    assert "save" in {what for what, _ in asked}
+    assert not [what for what, on_gui in asked if on_gui]
 
 
 @sqlite_only
@@ -207,6 +241,7 @@ def test_reconnect_dropbox_after_access_was_revoked(
     make_app: Callable[[dict[str, str]], App],
     dropbox: DropboxEmulator,
     monkeypatch: pytest.MonkeyPatch,
+    keyring_callers: KeyringCallers,
 ) -> None:
     app = make_app(dropbox.environment())
     pages: list[str] = []
@@ -221,10 +256,15 @@ def test_reconnect_dropbox_after_access_was_revoked(
     dropbox.revoke_all()
 
     window.table.selectRow(0)
+    keyring_callers.start()
     qtbot.mouseClick(window.reconnect_button, Qt.MouseButton.LeftButton)
     paste_code(qtbot, window, pages)
     qtbot.waitUntil(lambda: "active again" in window.last_message, timeout=60000)
+    asked = keyring_callers.stop()
 
+    # The reconnection read and replaced the token from a worker thread only.
+    assert {"load", "save"} <= {what for what, _ in asked}
+    assert not [what for what, on_gui in asked if on_gui]
     again = TokenStore().load(1).refresh_token
     assert again != first and dropbox.refresh_token_valid(again)
     assert listed(window)[0][1:4] == ["Dropbox", dropbox.email, "active"]

@@ -75,3 +75,29 @@ def test_a_broken_toml_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "config" / "config.toml").write_text("batch_size = [")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(data_dir=str(tmp_path), environ={})
+
+
+def test_a_client_secret_in_the_toml_file_is_refused_and_not_repeated(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text(
+        'google_client_id = "app.example"\ngoogle_client_secret = "GOCSPX-hush"\n'
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_settings(data_dir=str(tmp_path), environ={})
+    message = str(refused.value)
+    assert "MIDST_GOOGLE_CLIENT_SECRET" in message and "\n" not in message
+    assert "GOCSPX-hush" not in message
+
+
+def test_the_client_secret_comes_from_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text('google_client_id = "app"\n')
+    settings = load_settings(
+        data_dir=str(tmp_path), environ={"MIDST_GOOGLE_CLIENT_SECRET": "GOCSPX-env"}
+    )
+    assert (settings.google_client_id, settings.google_client_secret) == (
+        "app",
+        "GOCSPX-env",
+    )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,3 +83,37 @@ def test_log_lines_have_the_operations_guide_shape(log_dir: Path) -> None:
         "[INFO] Full import completed: 145 files, 142 artifacts created, 3 skipped"
     )
     assert lines[-1].endswith("[WARN] Skipping file: size 105MB exceeds max 100MB")
+
+
+def test_an_uncaught_exception_is_logged_redacted_by_the_cli_entry(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    script = f"""
+import threading
+from midst_desktop.cli import main
+main(["--data-dir", {str(data_dir)!r}, "health", "--json"])
+def fail():
+    raise ValueError("token=ya29.a0Thread-Secret-access")
+worker = threading.Thread(target=fail, name="worker-x")
+worker.start()
+worker.join()
+raise RuntimeError("refresh_token=1//0gLeaked-Refresh-Token Bearer ya29.a0Main-Secret")
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIDST_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    logged = (data_dir / "logs" / LOG_FILE_NAME).read_text()
+    for text in (result.stderr, logged):
+        assert "RuntimeError" in text and "worker-x" in text and "ValueError" in text
+        assert "[redacted]" in text
+        for secret in ("ya29.a0Thread", "1//0gLeaked", "ya29.a0Main"):
+            assert secret not in text

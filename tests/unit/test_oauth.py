@@ -101,3 +101,35 @@ def test_google_tokens_and_codes_are_redacted_even_on_their_own() -> None:
     assert "1//0gLrT5" not in cleaned and "4/0AeanS0Z" not in cleaned
     assert cleaned.startswith("got ") and cleaned.endswith(" then")
     assert redact("see page 4/5 of 1/2") == "see page 4/5 of 1/2"
+
+
+def test_each_sign_in_listens_on_a_port_of_its_own() -> None:
+    redirects: list[str] = []
+
+    def complete(url: str) -> None:
+        query = query_of(url)
+        redirects.append(query["redirect_uri"])
+        httpx.get(
+            f"{query['redirect_uri']}?code=c-{len(redirects)}&state={query['state']}"
+        )
+
+    def first_browser(url: str) -> None:
+        # A second sign-in while the first one still listens: with a fixed
+        # port its server could not even start.
+        inner = authorize_in_browser(
+            "http://auth.invalid/authorize", {}, timeout_seconds=30, opener=complete
+        )
+        assert inner.code == "c-1"
+        complete(url)
+
+    outer = authorize_in_browser(
+        "http://auth.invalid/authorize", {}, timeout_seconds=30, opener=first_browser
+    )
+    later = authorize_in_browser(
+        "http://auth.invalid/authorize", {}, timeout_seconds=30, opener=complete
+    )
+
+    assert (outer.code, later.code) == ("c-2", "c-3")
+    ports = [urlsplit(uri).port for uri in redirects]
+    assert len(set(ports[:2])) == 2
+    assert all(port is not None and port > 1024 for port in ports)

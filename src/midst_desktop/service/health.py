@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -15,42 +14,29 @@ from midst_desktop.store import queries
 from midst_desktop.store.db import Database, StoreError
 from midst_desktop.store.models import IntegrationStatus, Provider
 from midst_desktop.store.pause import paused_until
+from midst_desktop.sync.providers.base import CredentialsUnavailableError
+from midst_desktop.sync.tokens import TokenStore
 
 # A keyring that does not answer in this time is reported, not waited for:
 # a locked collection on a desktop may hold a call until someone unlocks it.
 KEYRING_CHECK_SECONDS = 3.0
 PROCESS_STARTED = time.monotonic()
-# Backends that store nothing or store it in plain text: never acceptable.
-UNSAFE_BACKENDS = ("fail", "null", "plaintext", "keyrings.alt", "chainer")
 
 
 def keyring_state() -> str:
-    """'ok', or a sentence for the person (locked, missing, not answering)."""
-    result: list[str] = []
+    """'ok', or a sentence for the person (locked, missing, not answering).
 
-    def probe() -> None:
-        try:
-            import keyring
-            from keyring.errors import KeyringError
-
-            backend = keyring.get_keyring()
-            name = f"{type(backend).__module__}.{type(backend).__name__}".lower()
-            if any(word in name for word in UNSAFE_BACKENDS):
-                result.append("no secure keyring: install and start a Secret Service")
-                return
-            try:
-                keyring.get_password("midst-desktop", "health-check")
-            except KeyringError as error:
-                result.append(f"unlock your keyring ({type(error).__name__})")
-                return
-            result.append("ok")
-        except Exception as error:  # a broken backend must not break /health
-            result.append(f"keyring unavailable: {type(error).__name__}")
-
-    thread = threading.Thread(target=probe, name="midst-keyring-check", daemon=True)
-    thread.start()
-    thread.join(KEYRING_CHECK_SECONDS)
-    return result[0] if result else "the keyring does not answer; unlock it"
+    Asks the token store, so the backend is the one the tokens live in,
+    chosen among the secure ones only. Blocks for at most
+    KEYRING_CHECK_SECONDS.
+    """
+    try:
+        TokenStore(timeout_seconds=KEYRING_CHECK_SECONDS).check()
+    except CredentialsUnavailableError as error:
+        return str(error)
+    except Exception as error:  # a broken backend must not break /health
+        return f"keyring unavailable: {type(error).__name__}"
+    return "ok"
 
 
 class SchedulerState(Protocol):

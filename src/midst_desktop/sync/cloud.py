@@ -6,13 +6,16 @@ defines CLOUD_KIND; the CLI, the registry and the UI only go through it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -51,6 +54,37 @@ class KeyringCredentials:
 
     def save(self, credentials: OAuthCredentials) -> None:
         self.store.save(self.integration_id, credentials)
+
+
+class AccessTokens:
+    """Access tokens kept in memory across the runs of one process.
+
+    Only the refresh token lives in the keyring; keeping the short-lived
+    access token (and its expiry) in memory lets the agent's next incremental
+    run go straight to the provider without a refresh: one request when
+    nothing changed. Entries are keyed by a digest, never by the token.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, datetime]] = {}
+
+    @staticmethod
+    def _key(credentials: OAuthCredentials) -> str:
+        material = f"{credentials.client_id}\0{credentials.refresh_token}"
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def get(self, credentials: OAuthCredentials) -> tuple[str, datetime] | None:
+        with self._lock:
+            return self._tokens.get(self._key(credentials))
+
+    def put(self, credentials: OAuthCredentials, token: str, expiry: datetime) -> None:
+        with self._lock:
+            self._tokens[self._key(credentials)] = (token, expiry)
+
+    def forget(self, credentials: OAuthCredentials) -> None:
+        with self._lock:
+            self._tokens.pop(self._key(credentials), None)
 
 
 class GivenCredentials:

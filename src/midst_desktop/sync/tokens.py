@@ -32,6 +32,8 @@ SERVICE = "midst-desktop"
 # Long enough for a person to type their keyring password into the prompt.
 KEYRING_TIMEOUT_SECONDS = 60.0
 UNLOCK_HINT = "unlock your keyring and try again"
+# The user name the health check reads; no integration id is a word.
+HEALTH_CHECK_USER = "health-check"
 
 # The secure backends per platform, best first; keyrings.alt (plaintext or
 # file-encrypted), null and fail are never among them.
@@ -49,6 +51,20 @@ T = TypeVar("T")
 
 _backend: KeyringBackend | None = None
 _backend_lock = threading.Lock()
+# Called on the thread that asks the keyring, with the operation's name; the
+# UI tests record them to prove that no call comes from the GUI thread.
+_caller_hooks: list[Callable[[str], None]] = []
+
+
+def watch_callers(hook: Callable[[str], None]) -> Callable[[], None]:
+    """Call hook(operation) on each caller's thread; returns the unwatch."""
+    _caller_hooks.append(hook)
+    return lambda: _caller_hooks.remove(hook)
+
+
+def _notify_callers(what: str) -> None:
+    for hook in list(_caller_hooks):
+        hook(what)
 
 
 class TokenMissingError(AuthExpiredError):
@@ -153,6 +169,7 @@ class TokenStore:
             return _backend
 
     def _call(self, what: str, call: Callable[[KeyringBackend], T]) -> T:
+        _notify_callers(what)
         backend = self.backend()
         try:
             return _run_with_timeout(lambda: call(backend), self.timeout, what)
@@ -190,6 +207,11 @@ class TokenStore:
                 f"the keyring entry of integration {integration_id} is damaged "
                 f"({error}); reconnect it"
             ) from None
+
+    def check(self) -> None:
+        """Read an entry nobody writes: raises CredentialsUnavailableError
+        when the keyring is locked, missing or not answering."""
+        self._call("check", lambda b: b.get_password(SERVICE, HEALTH_CHECK_USER))
 
     def delete(self, integration_id: int) -> bool:
         """Delete an integration's credentials; False when there were none."""

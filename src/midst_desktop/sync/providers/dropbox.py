@@ -8,7 +8,6 @@ import hashlib
 import logging
 import random
 import tempfile
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from midst_desktop import events
 from midst_desktop.config import Settings
 from midst_desktop.store.models import SkipReason
 from midst_desktop.sync.cloud import (
+    AccessTokens,
     BrowserOpener,
     CloudKind,
     CodePrompt,
@@ -148,37 +148,8 @@ def dropbox_content_hash(stream: BinaryIO) -> str:
         blocks.update(hashlib.sha256(block).digest())
 
 
-class _AccessTokens:
-    """Access tokens kept in memory across runs of one process.
-
-    Only the refresh token lives in the keyring; keeping the short-lived
-    access token in memory lets the agent's next incremental run go straight
-    to Dropbox without a refresh (one request when nothing changed).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, datetime]] = {}
-
-    @staticmethod
-    def _key(credentials: OAuthCredentials) -> str:
-        material = f"{credentials.client_id}\0{credentials.refresh_token}"
-        return hashlib.sha256(material.encode()).hexdigest()
-
-    def get(self, credentials: OAuthCredentials) -> tuple[str, datetime] | None:
-        with self._lock:
-            return self._tokens.get(self._key(credentials))
-
-    def put(self, credentials: OAuthCredentials, token: str, expiry: datetime) -> None:
-        with self._lock:
-            self._tokens[self._key(credentials)] = (token, expiry)
-
-    def forget(self, credentials: OAuthCredentials) -> None:
-        with self._lock:
-            self._tokens.pop(self._key(credentials), None)
-
-
-ACCESS_TOKENS = _AccessTokens()
+# Kept in memory for the process, never on disk.
+ACCESS_TOKENS = AccessTokens()
 
 
 def _normalise_folder(folder: str) -> str:

@@ -40,6 +40,7 @@ from midst_desktop.config import Settings
 from midst_desktop.store.models import Provider as ProviderName
 from midst_desktop.store.models import SkipReason
 from midst_desktop.sync.cloud import (
+    AccessTokens,
     BrowserOpener,
     CloudKind,
     CodePrompt,
@@ -103,6 +104,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     httplib2.HttpLib2Error,
     google.auth.exceptions.TransportError,
 )
+
+
+# The access tokens of this process: the agent builds a provider for every
+# run, and a quiet incremental sync must not pay for a token refresh.
+ACCESS_TOKENS = AccessTokens()
 
 
 # -- the folder tree -----------------------------------------------------------
@@ -257,8 +263,10 @@ class DriveProvider(Provider):
             if self._google is None:
                 stored = self.credentials.load()
                 self._stored = stored
+                token, expiry = ACCESS_TOKENS.get(stored) or (None, None)
                 self._google = google.oauth2.credentials.Credentials(  # type: ignore[no-untyped-call]
-                    token=None,
+                    token=token,
+                    expiry=expiry,
                     refresh_token=stored.refresh_token,
                     token_uri=self.settings.gdrive_token_url,
                     client_id=stored.client_id,
@@ -328,6 +336,8 @@ class DriveProvider(Provider):
             except google.auth.exceptions.RefreshError as error:
                 if not error.retryable:
                     events.provider_error("google_drive", "auth")
+                    if self._stored is not None:
+                        ACCESS_TOKENS.forget(self._stored)
                     raise self._auth_expired(error) from None
                 delay = self._backoff(attempt)
                 problem = "the token refresh failed"
@@ -350,10 +360,15 @@ class DriveProvider(Provider):
         )
 
     def _report_expiry(self) -> None:
-        google_credentials = self._google
-        if self.integration_id is None or google_credentials is None:
+        """Keep the access token for the next run; report a new expiry."""
+        google_credentials, stored = self._google, self._stored
+        if google_credentials is None or stored is None:
             return
         expiry = google_credentials.expiry
+        if google_credentials.token and expiry is not None:
+            ACCESS_TOKENS.put(stored, google_credentials.token, expiry)
+        if self.integration_id is None:
+            return
         if expiry is not None and expiry != self._reported_expiry:
             self._reported_expiry = expiry
             events.token_expiry(self.integration_id, expiry)
@@ -824,8 +839,9 @@ def authorize(
     """
     if not settings.google_client_id:
         raise OAuthError(
-            "no Google OAuth client is set up: put google_client_id and "
-            "google_client_secret in config.toml (the README says how to get them)"
+            "no Google OAuth client is set up: put google_client_id in "
+            "config.toml and its secret in MIDST_GOOGLE_CLIENT_SECRET (the README "
+            "says how to get them)"
         )
     grant = authorize_in_browser(
         settings.gdrive_auth_url,
@@ -868,6 +884,7 @@ def authorize(
 
 def revoke(settings: Settings, credentials: OAuthCredentials) -> None:
     """Revoke the refresh token (and its access tokens) at Google."""
+    ACCESS_TOKENS.forget(credentials)
     answer = _post_form(
         settings.gdrive_revoke_url,
         {"token": credentials.refresh_token},

@@ -131,6 +131,55 @@ def test_folder_config_preview_counts_what_would_be_skipped_and_saves(
     window.shutdown()
 
 
+def saved_folder_config(synced: Synced) -> dict[str, object]:
+    with synced.database.read() as session:
+        integration = session.get(Integration, synced.integration_id)
+        return dict(integration.folder_config)
+
+
+@sqlite_only
+def test_folder_config_save_keeps_and_edits_the_included_folders(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    with synced.database.write() as session:
+        integration = session.get(Integration, synced.integration_id)
+        integration.folder_config = {
+            "included_folders": ["/Work"],
+            "excluded_patterns": [],
+            "max_file_size_mb": 100,
+            "allowed_mime_types": ["text/plain"],
+        }
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.included_edit.toPlainText() == "/Work")
+
+    window.patterns_edit.setPlainText("*.py")
+    window.save_folder_button.click()
+    qtbot.waitUntil(lambda: saved_folder_config(synced)["excluded_patterns"] != [])
+    assert saved_folder_config(synced) == {
+        "included_folders": ["/Work"],
+        "excluded_patterns": ["*.py"],
+        "max_file_size_mb": 100,
+        "allowed_mime_types": ["text/plain"],
+    }
+
+    window.included_edit.setPlainText("/Work\nNotes/2024/")
+    window.save_folder_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            saved_folder_config(synced)["included_folders"] == ["/Work", "/Notes/2024"]
+        )
+    )
+    assert saved_folder_config(synced)["allowed_mime_types"] == ["text/plain"]
+
+    window.included_edit.setPlainText("/Work/../..")
+    window.save_folder_button.click()
+    qtbot.waitUntil(lambda: "not a folder path" in window.last_message)
+    assert "\n" not in window.last_message
+    assert saved_folder_config(synced)["included_folders"] == ["/Work", "/Notes/2024"]
+    window.shutdown()
+
+
 @sqlite_only
 def test_disconnect_keeping_artifacts(
     qtbot: QtBot, synced: Synced, agent: Agent

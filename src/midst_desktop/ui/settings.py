@@ -9,7 +9,7 @@ import os
 import threading
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -206,12 +206,39 @@ def save_folder_config(
         integration.folder_config = config.to_json()
 
 
-def parse_folder_config(patterns: str, max_size_mb: int) -> FolderConfig:
-    """The editor's text, one glob a line. Raises FolderConfigError."""
+def parse_folder_config(
+    patterns: str,
+    max_size_mb: int,
+    included: str = "/",
+    saved: FolderConfig | None = None,
+) -> FolderConfig:
+    """The editor's text: one glob a line, one included folder a line.
+
+    What the editor does not show (the allowed MIME types) is kept from the
+    saved config. Raises FolderConfigError.
+    """
     globs = tuple(
         validate_pattern(line.strip()) for line in patterns.splitlines() if line.strip()
     )
-    return FolderConfig(excluded_patterns=globs, max_file_size_mb=max_size_mb)
+    folders = tuple(
+        _included_folder(line.strip()) for line in included.splitlines() if line.strip()
+    )
+    return replace(
+        saved or FolderConfig(),
+        included_folders=folders or ("/",),
+        excluded_patterns=globs,
+        max_file_size_mb=max_size_mb,
+    )
+
+
+def _included_folder(line: str) -> str:
+    # Every provider reads included folders as paths from the source's root.
+    parts = [part for part in line.split("/") if part]
+    if "\x00" in line or any(part in (".", "..") for part in parts):
+        raise FolderConfigError(
+            f"{line!r} is not a folder path: write it from the top, e.g. /Work"
+        )
+    return "/" + "/".join(parts)
 
 
 def write_config_values(settings: Settings, values: dict[str, Any]) -> Path:
@@ -488,6 +515,11 @@ class SettingsWindow(QWidget):
         self.folder_box = QGroupBox("Folder config of the selected integration", page)
         _named(self.folder_box, "Folder config")
         form = QFormLayout(self.folder_box)
+        self.included_edit = QPlainTextEdit(self.folder_box)
+        self.included_edit.setPlaceholderText("One folder a line, e.g. /Work; / is all")
+        self.included_edit.setMaximumHeight(60)
+        self.included_edit.setTabChangesFocus(True)
+        _named(self.included_edit, "Included folders")
         self.patterns_edit = QPlainTextEdit(self.folder_box)
         self.patterns_edit.setPlaceholderText("One glob a line, e.g. */node_modules/*")
         self.patterns_edit.setMaximumHeight(80)
@@ -502,10 +534,12 @@ class SettingsWindow(QWidget):
         self.save_folder_button = QPushButton("Save folder config", self.folder_box)
         _named(self.save_folder_button, "Save folder config")
         self.save_folder_button.clicked.connect(self.save_folder_config)
+        form.addRow("Included folders", self.included_edit)
         form.addRow("Excluded patterns", self.patterns_edit)
         form.addRow("Largest file", self.max_size)
         form.addRow("Would be skipped", self.skip_preview)
         form.addRow("", self.save_folder_button)
+        self.included_edit.textChanged.connect(self.update_preview)
         self.patterns_edit.textChanged.connect(self.update_preview)
         self.max_size.valueChanged.connect(lambda _v: self.update_preview())
         layout.addWidget(self.folder_box)
@@ -599,6 +633,9 @@ class SettingsWindow(QWidget):
         if row is None:
             return
         config = FolderConfig.from_json(row.folder_config)
+        self.included_edit.blockSignals(True)
+        self.included_edit.setPlainText("\n".join(config.included_folders))
+        self.included_edit.blockSignals(False)
         self.patterns_edit.blockSignals(True)
         self.patterns_edit.setPlainText("\n".join(config.excluded_patterns))
         self.patterns_edit.blockSignals(False)
@@ -762,8 +799,12 @@ class SettingsWindow(QWidget):
     # -- folder config ----------------------------------------------------
 
     def edited_config(self) -> FolderConfig:
+        row = self.selected()
         return parse_folder_config(
-            self.patterns_edit.toPlainText(), self.max_size.value()
+            self.patterns_edit.toPlainText(),
+            self.max_size.value(),
+            self.included_edit.toPlainText(),
+            FolderConfig.from_json(row.folder_config) if row is not None else None,
         )
 
     def update_preview(self) -> None:

@@ -637,3 +637,57 @@ def test_the_gui_thread_keeps_running_while_the_store_is_slow(
         timer.stop()
     # While the page was on its way, the event loop kept serving the timer.
     assert max(during) >= 5
+
+
+def show(qtbot: QtBot, window: ReviewWindow, name: str) -> dict[str, Any]:
+    """Make the artifact of the file called name current; its detail once shown."""
+    with window.database.read() as session:
+        target = session.scalars(select(Artifact.id).where(Artifact.name == name)).one()
+    row = next(n for n, r in enumerate(window.model.rows) if r.id == target)
+    window.table.selectRow(row)
+    qtbot.waitUntil(
+        lambda: window.detail is not None and window.detail.artifact["id"] == target
+    )
+    assert window.detail is not None
+    return window.detail.artifact
+
+
+@sqlite_only
+def test_the_metadata_pane_shows_source_size_dates_pages_doi_and_why(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    from tests.support import samples
+    from tests.support.store import engine
+
+    paper = synced.folder / "papers" / "clay.pdf"
+    paper.write_bytes(
+        samples.pdf(
+            [
+                ["Consolidation of soft clay", "doi:10.5555/clay.2019.7"],
+                ["Results", "References"],
+            ],
+            info={"Title": "Consolidation of soft clay"},
+        )
+    )
+    engine(synced.database, synced.settings).sync(
+        synced.integration_id, "full", "manual"
+    )
+    window = open_window(qtbot, synced)
+
+    artifact = show(qtbot, window, "clay.pdf")
+    reason = artifact["metadata"]["classification"]["reason"]
+    assert reason
+    text = window.metadata.text()
+    assert f"Source: {artifact['source_path']}" in text
+    assert 1024 <= paper.stat().st_size < 1024 * 1024
+    assert f"Size: {paper.stat().st_size / 1024:,.1f} KB" in text
+    assert f"Captured: {str(artifact['captured_date'])[:10]}" in text
+    assert f"modified {str(artifact['modified_at'])[:10]}" in text
+    assert "Pages: 2" in text
+    assert "DOI: 10.5555/clay.2019.7" in text
+    assert f"Why: {reason}" in text
+
+    show(qtbot, window, "sketch.png")
+    text = window.metadata.text()
+    assert "Dimensions: 96 x 64" in text
+    assert "Why: " in text

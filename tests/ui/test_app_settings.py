@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -180,22 +182,70 @@ def test_folder_config_save_keeps_and_edits_the_included_folders(
     window.shutdown()
 
 
+def answer_question(qtbot: QtBot, button: str, asked: list[str]) -> None:
+    """Click a button of the next question box once it shows, as a person would."""
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox) or not box.isVisible():
+            QTimer.singleShot(20, answer)
+            return
+        asked.append(box.text())
+        [choice] = [b for b in box.buttons() if b.text().replace("&", "") == button]
+        qtbot.mouseClick(choice, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, answer)
+
+
 @sqlite_only
-def test_disconnect_keeping_artifacts(
+@pytest.mark.parametrize(
+    ("button", "kept"), [("Keep artifacts", True), ("Delete artifacts", False)]
+)
+def test_disconnect_asks_whether_the_artifacts_stay_and_does_as_answered(
+    qtbot: QtBot, synced: Synced, agent: Agent, button: str, kept: bool
+) -> None:
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    before = artifact_count(synced.database)
+    assert before >= 6
+    asked: list[str] = []
+
+    answer_question(qtbot, button, asked)
+    with qtbot.waitSignal(window.integrations_changed, timeout=10000):
+        qtbot.mouseClick(window.remove_button, Qt.MouseButton.LeftButton)
+
+    assert asked == [
+        f"Disconnect work? Its {before:,} artifacts can stay (with your reviews) "
+        "or be deleted."
+    ]
+    with synced.database.read() as session:
+        assert queries.list_integrations(session) == []
+    assert artifact_count(synced.database) == (before if kept else 0)
+    qtbot.waitUntil(lambda: window.table.rowCount() == 0)
+    window.shutdown()
+
+
+@sqlite_only
+def test_cancelling_the_disconnect_question_removes_nothing(
     qtbot: QtBot, synced: Synced, agent: Agent
 ) -> None:
     window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
     qtbot.addWidget(window)
+    window.show()
     qtbot.waitUntil(lambda: window.table.rowCount() == 1)
     before = artifact_count(synced.database)
+    asked: list[str] = []
 
-    with qtbot.waitSignal(window.integrations_changed, timeout=10000):
-        window.disconnect_selected(delete_artifacts=False)
+    answer_question(qtbot, "Cancel", asked)
+    qtbot.mouseClick(window.remove_button, Qt.MouseButton.LeftButton)
 
+    assert len(asked) == 1
+    assert not window.workers.busy
     with synced.database.read() as session:
-        assert queries.list_integrations(session) == []
+        assert len(queries.list_integrations(session)) == 1
     assert artifact_count(synced.database) == before
-    qtbot.waitUntil(lambda: window.table.rowCount() == 0)
     window.shutdown()
 
 

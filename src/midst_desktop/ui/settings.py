@@ -499,7 +499,7 @@ class SettingsWindow(QWidget):
         self.reconnect_button = QPushButton("Reconnect", page)
         self.reconnect_button.clicked.connect(self.reconnect_selected)
         self.remove_button = QPushButton("Disconnect...", page)
-        self.remove_button.clicked.connect(self.disconnect_selected)
+        self.remove_button.clicked.connect(self.ask_to_disconnect)
         for button in (
             self.add_button,
             self.drive_button,
@@ -747,6 +747,11 @@ class SettingsWindow(QWidget):
             lambda _r: self._changed(f"{row.display_name} is active again"),
             self._say,
         )
+
+    def ask_to_disconnect(self) -> None:
+        # The button's clicked() carries a checked flag; passed on as
+        # delete_artifacts, it would answer the question for the person.
+        self.disconnect_selected()
 
     def disconnect_selected(self, delete_artifacts: bool | None = None) -> None:
         """Remove the selected integration; asks whether its artifacts go too."""

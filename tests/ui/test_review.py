@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt, QTimer
+import pytest
+from PySide6.QtCore import QObject, QPoint, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from pytestqt.qtbot import QtBot
 from sqlalchemy import event, select
 
 from midst_desktop.store import queries
-from midst_desktop.store.models import Artifact, ArtifactStatus, utcnow
+from midst_desktop.store.models import (
+    Artifact,
+    ArtifactStatus,
+    Integration,
+    IntegrationStatus,
+    Provider,
+    utcnow,
+)
 from midst_desktop.ui.review import (
     BULK_CHUNK,
     CAPTURED_COLUMN,
@@ -691,3 +702,90 @@ def test_the_metadata_pane_shows_source_size_dates_pages_doi_and_why(
     text = window.metadata.text()
     assert "Dimensions: 96 x 64" in text
     assert "Why: " in text
+
+
+class Opened(QObject):
+    """Stands in for the desktop's opener: keeps each URL the window asks it to open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+@pytest.fixture
+def opened(qapp: object) -> Iterator[Opened]:
+    handler = Opened()
+    for scheme in ("file", "https"):
+        QDesktopServices.setUrlHandler(scheme, handler, "open")
+    yield handler
+    for scheme in ("file", "https"):
+        QDesktopServices.unsetUrlHandler(scheme)
+
+
+def add_cloud_artifact(
+    synced: Synced, provider: str, source_id: str, source_path: str
+) -> None:
+    with synced.database.write() as session:
+        integration = Integration(
+            provider=provider, display_name=provider, status=IntegrationStatus.ACTIVE
+        )
+        session.add(integration)
+        session.flush()
+        session.add(
+            Artifact(
+                integration_id=integration.id,
+                source_provider=provider,
+                source_id=source_id,
+                source_path=source_path,
+                name=source_path.rsplit("/", 1)[-1],
+                title=f"In {provider}",
+                mime_type="application/pdf",
+                artifact_type="other",
+                confidence=0.5,
+                captured_date=utcnow(),
+            )
+        )
+
+
+@sqlite_only
+def test_open_source_opens_the_local_file(
+    qtbot: QtBot, synced: Synced, opened: Opened
+) -> None:
+    window = open_window(qtbot, synced)
+    show(qtbot, window, "sediments.md")
+    assert window.open_button.isEnabled()
+
+    qtbot.mouseClick(window.open_button, Qt.MouseButton.LeftButton)
+
+    path = synced.folder / "papers" / "sediments.md"
+    assert opened.urls == [QUrl.fromLocalFile(str(path))]
+    assert Path(opened.urls[0].toLocalFile()).read_text().startswith("On the Stab")
+
+
+@sqlite_only
+def test_open_source_opens_the_drive_or_dropbox_web_page(
+    qtbot: QtBot, synced: Synced, opened: Opened
+) -> None:
+    add_cloud_artifact(
+        synced, Provider.GOOGLE_DRIVE, "1AbCdEf_drive-id", "/Papers/x.pdf"
+    )
+    add_cloud_artifact(
+        synced, "dropbox", "id:a4ayc_80_OEAAAAAAAAAXw", "/Work/Field notes.pdf"
+    )
+    window = open_window(qtbot, synced)
+
+    show(qtbot, window, "x.pdf")
+    qtbot.mouseClick(window.open_button, Qt.MouseButton.LeftButton)
+    show(qtbot, window, "Field notes.pdf")
+    qtbot.mouseClick(window.open_button, Qt.MouseButton.LeftButton)
+
+    assert [
+        url.toString(QUrl.ComponentFormattingOption.FullyEncoded) for url in opened.urls
+    ] == [
+        "https://drive.google.com/file/d/1AbCdEf_drive-id/view",
+        "https://www.dropbox.com/home/Work/Field%20notes.pdf",
+    ]

@@ -13,7 +13,18 @@ from pathlib import Path
 import httpx
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QTabBar,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -476,3 +487,69 @@ def test_the_app_survives_many_turns_of_the_event_loop(qapp: object) -> None:
     for _ in range(20_000):
         QApplication.processEvents()
     assert sys.getrefcount(None) > 1_000_000
+
+
+def unnamed_widgets(top: QWidget) -> list[str]:
+    """The interactive widgets under top that a screen reader could not name."""
+    kinds = (
+        QAbstractButton,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QPlainTextEdit,
+        QAbstractItemView,
+        QTabBar,
+    )
+    return [
+        f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}"
+        for kind in kinds
+        for w in top.findChildren(kind)
+        if not w.accessibleName()
+        # Qt's own inner parts (a spin box's line edit, a tab bar's scroll
+        # buttons, a line edit's clear button) take their owner's name.
+        and not isinstance(
+            w.parent(), QAbstractSpinBox | QComboBox | QTabBar | QLineEdit
+        )
+    ]
+
+
+@sqlite_only
+def test_every_widget_of_the_settings_window_and_its_dialogs_has_a_name(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    from midst_desktop.ui.settings import PasteCodeDialog
+
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    assert unnamed_widgets(window) == []
+
+    onboarding = SettingsWindow(
+        synced.database, synced.settings, agent.scheduler, onboarding=True
+    )
+    qtbot.addWidget(onboarding)
+    assert unnamed_widgets(onboarding) == []
+
+    paste = PasteCodeDialog("Paste the code Dropbox shows.", window)
+    qtbot.addWidget(paste)
+    assert unnamed_widgets(paste) == []
+
+    asked: list[str] = []
+    unnamed: list[list[str]] = []
+
+    def look_then_cancel() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, look_then_cancel)
+            return
+        asked.append(box.accessibleName())
+        unnamed.append(unnamed_widgets(box))
+        box.reject()
+
+    QTimer.singleShot(0, look_then_cancel)
+    window.ask_to_disconnect()
+    assert asked == ["Disconnect"]
+    assert unnamed == [[]]
+    window.shutdown()
+    onboarding.shutdown()

@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -466,6 +467,7 @@ class SettingsWindow(QWidget):
     def _build_main(self) -> QWidget:
         tabs = QTabWidget(self)
         _named(tabs, "Settings sections")
+        _named(tabs.tabBar(), "Settings sections")
         tabs.addTab(self._build_integrations(tabs), "&Integrations")
         tabs.addTab(self._build_general(tabs), "&General")
         return tabs
@@ -484,6 +486,13 @@ class SettingsWindow(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 200)
         _named(self.table, "Integrations")
+        _named(self.table.horizontalHeader(), "Integration columns")
+        _named(self.table.verticalHeader(), "Integration rows")
+        # One integration is chosen at a time: the corner has nothing to select.
+        self.table.setCornerButtonEnabled(False)
+        corner = self.table.findChild(QAbstractButton, "qt_tableview_cornerbutton")
+        if corner is not None:
+            _named(corner, "Select all integrations")
         self.table.itemSelectionChanged.connect(self._selection_changed)
         layout.addWidget(self.table, 1)
 
@@ -766,11 +775,18 @@ class SettingsWindow(QWidget):
                 "can stay (with your reviews) or be deleted.",
                 parent=self,
             )
+            _named(box, "Disconnect")
             keep = box.addButton("Keep artifacts", QMessageBox.ButtonRole.AcceptRole)
             delete = box.addButton(
                 "Delete artifacts", QMessageBox.ButtonRole.DestructiveRole
             )
-            box.addButton(QMessageBox.StandardButton.Cancel)
+            cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+            for button, name in (
+                (keep, "Keep artifacts"),
+                (delete, "Delete artifacts"),
+                (cancel, "Cancel"),
+            ):
+                _named(button, name)
             box.exec()
             if box.clickedButton() not in (keep, delete):
                 return

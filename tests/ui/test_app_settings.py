@@ -436,6 +436,40 @@ def test_suggested_folders_are_the_cloud_folders_that_exist(tmp_path: Path) -> N
 
 
 @sqlite_only
+def test_add_local_folder_offers_the_onedrive_folder_that_exists(
+    qtbot: QtBot,
+    database: Database,
+    settings: Settings,
+    empty_agent: Agent,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = tmp_path / "home"
+    onedrive = home / "OneDrive"
+    fill_folder(onedrive)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("OneDrive", raising=False)
+    window = SettingsWindow(database, settings, empty_agent.scheduler)
+    qtbot.addWidget(window)
+    window.show()
+
+    qtbot.mouseClick(window.add_button, Qt.MouseButton.LeftButton)
+
+    menu = window.add_menu
+    assert menu is not None and menu.isVisible()
+    assert menu.accessibleName() == "Add local folder"
+    words = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert words == [f"Use OneDrive ({onedrive})", "Choose a folder..."]
+    menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    with database.read() as session:
+        [integration] = queries.list_integrations(session)
+    assert integration.root_path == str(onedrive.resolve())
+    qtbot.waitUntil(lambda: artifact_count(database) >= 6, timeout=60000)
+    window.shutdown()
+
+
+@sqlite_only
 def test_without_a_tray_the_review_window_opens_and_says_why(
     qtbot: QtBot, synced: Synced
 ) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -498,7 +499,8 @@ class SettingsWindow(QWidget):
 
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add local folder...", page)
-        self.add_button.clicked.connect(self.choose_folder)
+        self.add_button.clicked.connect(self.offer_local_folders)
+        self.add_menu: QMenu | None = None
         self.drive_button = QPushButton("Connect Google Drive...", page)
         self.drive_button.clicked.connect(lambda: self.connect_cloud("google-drive"))
         self.dropbox_button = QPushButton("Connect Dropbox...", page)
@@ -652,6 +654,25 @@ class SettingsWindow(QWidget):
         self.max_size.setValue(config.max_file_size_mb)
         self.max_size.blockSignals(False)
         self.update_preview()
+
+    def offer_local_folders(self) -> None:
+        """Add local folder: the iCloud Drive and OneDrive folders first, if any."""
+        found = suggested_folders()
+        if not found:
+            self.choose_folder()
+            return
+        if self.add_menu is not None:
+            self.add_menu.deleteLater()
+        menu = QMenu(self)
+        _named(menu, "Add local folder")
+        for label, path in found:
+            action = menu.addAction(f"Use {label} ({path})")
+            action.triggered.connect(lambda _c=False, p=path: self.add_folder(str(p)))
+        menu.addSeparator()
+        menu.addAction("Choose a folder...").triggered.connect(self.choose_folder)
+        self.add_menu = menu
+        # popup(), not exec(): the window goes on while the menu is open.
+        menu.popup(self.add_button.mapToGlobal(self.add_button.rect().bottomLeft()))
 
     def choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a folder to look in")

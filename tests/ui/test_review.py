@@ -956,3 +956,39 @@ def test_a_bulk_rejection_keeps_its_reason_and_counts_as_it_goes(
     assert reasons == {"not mine"}
     assert window.model.rows == []
     assert window.tabs.tabText(2) == f"Rejected ({len(every)})"
+
+
+@sqlite_only
+def test_a_busy_database_is_said_in_words_and_the_review_is_not_lost(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    import sqlite3
+
+    window = open_window(qtbot, synced)
+    settle(qtbot, window)
+    target = window.model.rows[0].id
+    assert synced.database.sqlite_path is not None
+    # Another program holds the store's write lock past the busy time-out.
+    other = sqlite3.connect(synced.database.sqlite_path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        window.table.selectRow(0)
+        window.approve_action.trigger()
+        qtbot.waitUntil(
+            lambda: "busy" in window.statusBar().currentMessage(), timeout=60000
+        )
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    said = window.statusBar().currentMessage()
+    assert said == (
+        "Could not finish: the database is busy: another program is writing "
+        "to it; try again in a moment"
+    )
+    assert statuses(synced)[target] == ArtifactStatus.PENDING
+    settle(qtbot, window)
+    row = next(n for n, r in enumerate(window.model.rows) if r.id == target)
+    window.table.selectRow(row)
+    window.approve_action.trigger()
+    qtbot.waitUntil(lambda: statuses(synced)[target] == ArtifactStatus.APPROVED)

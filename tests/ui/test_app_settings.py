@@ -12,6 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QTabBar,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -131,22 +144,119 @@ def test_folder_config_preview_counts_what_would_be_skipped_and_saves(
     window.shutdown()
 
 
+def saved_folder_config(synced: Synced) -> dict[str, object]:
+    with synced.database.read() as session:
+        integration = session.get(Integration, synced.integration_id)
+        return dict(integration.folder_config)
+
+
 @sqlite_only
-def test_disconnect_keeping_artifacts(
+def test_folder_config_save_keeps_and_edits_the_included_folders(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    with synced.database.write() as session:
+        integration = session.get(Integration, synced.integration_id)
+        integration.folder_config = {
+            "included_folders": ["/Work"],
+            "excluded_patterns": [],
+            "max_file_size_mb": 100,
+            "allowed_mime_types": ["text/plain"],
+        }
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.included_edit.toPlainText() == "/Work")
+
+    window.patterns_edit.setPlainText("*.py")
+    window.save_folder_button.click()
+    qtbot.waitUntil(lambda: saved_folder_config(synced)["excluded_patterns"] != [])
+    assert saved_folder_config(synced) == {
+        "included_folders": ["/Work"],
+        "excluded_patterns": ["*.py"],
+        "max_file_size_mb": 100,
+        "allowed_mime_types": ["text/plain"],
+    }
+
+    window.included_edit.setPlainText("/Work\nNotes/2024/")
+    window.save_folder_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            saved_folder_config(synced)["included_folders"] == ["/Work", "/Notes/2024"]
+        )
+    )
+    assert saved_folder_config(synced)["allowed_mime_types"] == ["text/plain"]
+
+    window.included_edit.setPlainText("/Work/../..")
+    window.save_folder_button.click()
+    qtbot.waitUntil(lambda: "not a folder path" in window.last_message)
+    assert "\n" not in window.last_message
+    assert saved_folder_config(synced)["included_folders"] == ["/Work", "/Notes/2024"]
+    window.shutdown()
+
+
+def answer_question(qtbot: QtBot, button: str, asked: list[str]) -> None:
+    """Click a button of the next question box once it shows, as a person would."""
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox) or not box.isVisible():
+            QTimer.singleShot(20, answer)
+            return
+        asked.append(box.text())
+        [choice] = [b for b in box.buttons() if b.text().replace("&", "") == button]
+        qtbot.mouseClick(choice, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, answer)
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("button", "kept"), [("Keep artifacts", True), ("Delete artifacts", False)]
+)
+def test_disconnect_asks_whether_the_artifacts_stay_and_does_as_answered(
+    qtbot: QtBot, synced: Synced, agent: Agent, button: str, kept: bool
+) -> None:
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    before = artifact_count(synced.database)
+    assert before >= 6
+    asked: list[str] = []
+
+    answer_question(qtbot, button, asked)
+    with qtbot.waitSignal(window.integrations_changed, timeout=10000):
+        qtbot.mouseClick(window.remove_button, Qt.MouseButton.LeftButton)
+
+    assert asked == [
+        f"Disconnect work? Its {before:,} artifacts can stay (with your reviews) "
+        "or be deleted."
+    ]
+    with synced.database.read() as session:
+        assert queries.list_integrations(session) == []
+    assert artifact_count(synced.database) == (before if kept else 0)
+    qtbot.waitUntil(lambda: window.table.rowCount() == 0)
+    window.shutdown()
+
+
+@sqlite_only
+def test_cancelling_the_disconnect_question_removes_nothing(
     qtbot: QtBot, synced: Synced, agent: Agent
 ) -> None:
     window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
     qtbot.addWidget(window)
+    window.show()
     qtbot.waitUntil(lambda: window.table.rowCount() == 1)
     before = artifact_count(synced.database)
+    asked: list[str] = []
 
-    with qtbot.waitSignal(window.integrations_changed, timeout=10000):
-        window.disconnect_selected(delete_artifacts=False)
+    answer_question(qtbot, "Cancel", asked)
+    qtbot.mouseClick(window.remove_button, Qt.MouseButton.LeftButton)
 
+    assert len(asked) == 1
+    assert not window.workers.busy
     with synced.database.read() as session:
-        assert queries.list_integrations(session) == []
+        assert len(queries.list_integrations(session)) == 1
     assert artifact_count(synced.database) == before
-    qtbot.waitUntil(lambda: window.table.rowCount() == 0)
     window.shutdown()
 
 
@@ -326,6 +436,40 @@ def test_suggested_folders_are_the_cloud_folders_that_exist(tmp_path: Path) -> N
 
 
 @sqlite_only
+def test_add_local_folder_offers_the_onedrive_folder_that_exists(
+    qtbot: QtBot,
+    database: Database,
+    settings: Settings,
+    empty_agent: Agent,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = tmp_path / "home"
+    onedrive = home / "OneDrive"
+    fill_folder(onedrive)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("OneDrive", raising=False)
+    window = SettingsWindow(database, settings, empty_agent.scheduler)
+    qtbot.addWidget(window)
+    window.show()
+
+    qtbot.mouseClick(window.add_button, Qt.MouseButton.LeftButton)
+
+    menu = window.add_menu
+    assert menu is not None and menu.isVisible()
+    assert menu.accessibleName() == "Add local folder"
+    words = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert words == [f"Use OneDrive ({onedrive})", "Choose a folder..."]
+    menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    with database.read() as session:
+        [integration] = queries.list_integrations(session)
+    assert integration.root_path == str(onedrive.resolve())
+    qtbot.waitUntil(lambda: artifact_count(database) >= 6, timeout=60000)
+    window.shutdown()
+
+
+@sqlite_only
 def test_without_a_tray_the_review_window_opens_and_says_why(
     qtbot: QtBot, synced: Synced
 ) -> None:
@@ -377,3 +521,69 @@ def test_the_app_survives_many_turns_of_the_event_loop(qapp: object) -> None:
     for _ in range(20_000):
         QApplication.processEvents()
     assert sys.getrefcount(None) > 1_000_000
+
+
+def unnamed_widgets(top: QWidget) -> list[str]:
+    """The interactive widgets under top that a screen reader could not name."""
+    kinds = (
+        QAbstractButton,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QPlainTextEdit,
+        QAbstractItemView,
+        QTabBar,
+    )
+    return [
+        f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}"
+        for kind in kinds
+        for w in top.findChildren(kind)
+        if not w.accessibleName()
+        # Qt's own inner parts (a spin box's line edit, a tab bar's scroll
+        # buttons, a line edit's clear button) take their owner's name.
+        and not isinstance(
+            w.parent(), QAbstractSpinBox | QComboBox | QTabBar | QLineEdit
+        )
+    ]
+
+
+@sqlite_only
+def test_every_widget_of_the_settings_window_and_its_dialogs_has_a_name(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    from midst_desktop.ui.settings import PasteCodeDialog
+
+    window = SettingsWindow(synced.database, synced.settings, agent.scheduler)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.table.rowCount() == 1)
+    assert unnamed_widgets(window) == []
+
+    onboarding = SettingsWindow(
+        synced.database, synced.settings, agent.scheduler, onboarding=True
+    )
+    qtbot.addWidget(onboarding)
+    assert unnamed_widgets(onboarding) == []
+
+    paste = PasteCodeDialog("Paste the code Dropbox shows.", window)
+    qtbot.addWidget(paste)
+    assert unnamed_widgets(paste) == []
+
+    asked: list[str] = []
+    unnamed: list[list[str]] = []
+
+    def look_then_cancel() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, look_then_cancel)
+            return
+        asked.append(box.accessibleName())
+        unnamed.append(unnamed_widgets(box))
+        box.reject()
+
+    QTimer.singleShot(0, look_then_cancel)
+    window.ask_to_disconnect()
+    assert asked == ["Disconnect"]
+    assert unnamed == [[]]
+    window.shutdown()
+    onboarding.shutdown()

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt, QTimer
+import pytest
+from PySide6.QtCore import QObject, QPoint, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from pytestqt.qtbot import QtBot
 from sqlalchemy import event, select
 
 from midst_desktop.store import queries
-from midst_desktop.store.models import Artifact, ArtifactStatus, utcnow
+from midst_desktop.store.models import (
+    Artifact,
+    ArtifactStatus,
+    Integration,
+    IntegrationStatus,
+    Provider,
+    utcnow,
+)
 from midst_desktop.ui.review import (
     BULK_CHUNK,
     CAPTURED_COLUMN,
@@ -637,3 +648,347 @@ def test_the_gui_thread_keeps_running_while_the_store_is_slow(
         timer.stop()
     # While the page was on its way, the event loop kept serving the timer.
     assert max(during) >= 5
+
+
+def show(qtbot: QtBot, window: ReviewWindow, name: str) -> dict[str, Any]:
+    """Make the artifact of the file called name current; its detail once shown."""
+    with window.database.read() as session:
+        target = session.scalars(select(Artifact.id).where(Artifact.name == name)).one()
+    row = next(n for n, r in enumerate(window.model.rows) if r.id == target)
+    window.table.selectRow(row)
+    qtbot.waitUntil(
+        lambda: window.detail is not None and window.detail.artifact["id"] == target
+    )
+    assert window.detail is not None
+    return window.detail.artifact
+
+
+@sqlite_only
+def test_the_metadata_pane_shows_source_size_dates_pages_doi_and_why(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    from tests.support import samples
+    from tests.support.store import engine
+
+    paper = synced.folder / "papers" / "clay.pdf"
+    paper.write_bytes(
+        samples.pdf(
+            [
+                ["Consolidation of soft clay", "doi:10.5555/clay.2019.7"],
+                ["Results", "References"],
+            ],
+            info={"Title": "Consolidation of soft clay"},
+        )
+    )
+    engine(synced.database, synced.settings).sync(
+        synced.integration_id, "full", "manual"
+    )
+    window = open_window(qtbot, synced)
+
+    artifact = show(qtbot, window, "clay.pdf")
+    reason = artifact["metadata"]["classification"]["reason"]
+    assert reason
+    text = window.metadata.text()
+    assert f"Source: {artifact['source_path']}" in text
+    assert 1024 <= paper.stat().st_size < 1024 * 1024
+    assert f"Size: {paper.stat().st_size / 1024:,.1f} KB" in text
+    assert f"Captured: {str(artifact['captured_date'])[:10]}" in text
+    assert f"modified {str(artifact['modified_at'])[:10]}" in text
+    assert "Pages: 2" in text
+    assert "DOI: 10.5555/clay.2019.7" in text
+    assert f"Why: {reason}" in text
+
+    show(qtbot, window, "sketch.png")
+    text = window.metadata.text()
+    assert "Dimensions: 96 x 64" in text
+    assert "Why: " in text
+
+
+class Opened(QObject):
+    """Stands in for the desktop's opener: keeps each URL the window asks it to open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+@pytest.fixture
+def opened(qapp: object) -> Iterator[Opened]:
+    handler = Opened()
+    for scheme in ("file", "https"):
+        QDesktopServices.setUrlHandler(scheme, handler, "open")
+    yield handler
+    for scheme in ("file", "https"):
+        QDesktopServices.unsetUrlHandler(scheme)
+
+
+def add_cloud_artifact(
+    synced: Synced, provider: str, source_id: str, source_path: str
+) -> None:
+    with synced.database.write() as session:
+        integration = Integration(
+            provider=provider, display_name=provider, status=IntegrationStatus.ACTIVE
+        )
+        session.add(integration)
+        session.flush()
+        session.add(
+            Artifact(
+                integration_id=integration.id,
+                source_provider=provider,
+                source_id=source_id,
+                source_path=source_path,
+                name=source_path.rsplit("/", 1)[-1],
+                title=f"In {provider}",
+                mime_type="application/pdf",
+                artifact_type="other",
+                confidence=0.5,
+                captured_date=utcnow(),
+            )
+        )
+
+
+@sqlite_only
+def test_open_source_opens_the_local_file(
+    qtbot: QtBot, synced: Synced, opened: Opened
+) -> None:
+    window = open_window(qtbot, synced)
+    show(qtbot, window, "sediments.md")
+    assert window.open_button.isEnabled()
+
+    qtbot.mouseClick(window.open_button, Qt.MouseButton.LeftButton)
+
+    path = synced.folder / "papers" / "sediments.md"
+    assert opened.urls == [QUrl.fromLocalFile(str(path))]
+    assert Path(opened.urls[0].toLocalFile()).read_text().startswith("On the Stab")
+
+
+@sqlite_only
+def test_open_source_opens_the_drive_or_dropbox_web_page(
+    qtbot: QtBot, synced: Synced, opened: Opened
+) -> None:
+    add_cloud_artifact(
+        synced, Provider.GOOGLE_DRIVE, "1AbCdEf_drive-id", "/Papers/x.pdf"
+    )
+    add_cloud_artifact(
+        synced, "dropbox", "id:a4ayc_80_OEAAAAAAAAAXw", "/Work/Field notes.pdf"
+    )
+    window = open_window(qtbot, synced)
+
+    show(qtbot, window, "x.pdf")
+    qtbot.mouseClick(window.open_button, Qt.MouseButton.LeftButton)
+    show(qtbot, window, "Field notes.pdf")
+    qtbot.mouseClick(window.open_button, Qt.MouseButton.LeftButton)
+
+    assert [
+        url.toString(QUrl.ComponentFormattingOption.FullyEncoded) for url in opened.urls
+    ] == [
+        "https://drive.google.com/file/d/1AbCdEf_drive-id/view",
+        "https://www.dropbox.com/home/Work/Field%20notes.pdf",
+    ]
+
+
+def pending_ids(synced: Synced, **wanted: Any) -> set[str]:
+    """What the store itself holds for a filter, to hold the window's rows to."""
+    chosen = queries.ArtifactFilter(status=ArtifactStatus.PENDING, **wanted)
+    with synced.database.read() as session:
+        return {a.id for a in queries.list_artifacts(session, chosen, 10_000)}
+
+
+def second_folder(synced: Synced, tmp_path: Path) -> int:
+    """Another local folder, really synced, beside the synced one."""
+    from tests.support.store import add_local, engine, write
+
+    other = tmp_path / "notes"
+    write(other / "garden.txt", "Notes from the garden: tomatoes, beans.\n")
+    write(other / "recipes.md", "# Bread\nFlour, water, salt.\n")
+    integration_id = add_local(synced.database, other)
+    engine(synced.database, synced.settings).sync(integration_id, "full", "manual")
+    return integration_id
+
+
+@sqlite_only
+def test_the_source_filter_shows_one_integration_and_is_remembered(
+    qtbot: QtBot, synced: Synced, tmp_path: Path
+) -> None:
+    notes = second_folder(synced, tmp_path)
+    window = open_window(qtbot, synced)
+    qtbot.waitUntil(lambda: window.source_filter.count() == 3)
+    assert len(window.model.rows) == len(pending_ids(synced))
+
+    window.source_filter.setCurrentIndex(window.source_filter.findData(notes))
+    settle(qtbot, window)
+
+    expected = pending_ids(synced, integration_id=notes)
+    assert len(expected) == 2
+    assert {r.id for r in window.model.rows} == expected
+    # The offscreen screen is 800 px square: a restored window is fitted to
+    # it, so the height is what shows that the geometry came back.
+    window.resize(window.width(), 742)
+    assert window.height() == 742
+    window.close()
+
+    again = open_window(qtbot, synced)
+    qtbot.waitUntil(lambda: again.source_filter.currentData() == notes)
+    settle(qtbot, again)
+    assert again.model.wanted.integration_id == notes
+    assert {r.id for r in again.model.rows} == expected
+    assert again.height() == 742
+
+
+def add_old_and_sure(synced: Synced) -> None:
+    """Artifacts captured weeks ago, at confidences set apart from the rest."""
+    old = utcnow() - timedelta(days=20)
+    with synced.database.write() as session:
+        for number, confidence in enumerate((0.31, 0.62, 0.93)):
+            session.add(
+                Artifact(
+                    integration_id=synced.integration_id,
+                    source_provider="local",
+                    source_id=f"old/{number}.txt",
+                    source_path=f"/old/{number}.txt",
+                    name=f"{number}.txt",
+                    title=f"Old {number}",
+                    mime_type="text/plain",
+                    artifact_type="other",
+                    confidence=confidence,
+                    captured_date=old - timedelta(days=number),
+                )
+            )
+
+
+def every_pending(synced: Synced) -> list[Artifact]:
+    with synced.database.read() as session:
+        return list(
+            session.scalars(
+                select(Artifact).where(Artifact.status == ArtifactStatus.PENDING)
+            )
+        )
+
+
+@sqlite_only
+def test_the_highest_confidence_bound_leaves_out_what_is_above_it(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_old_and_sure(synced)
+    window = open_window(qtbot, synced)
+
+    window.max_confidence.setValue(0.62)
+    settle(qtbot, window)
+
+    expected = {a.id for a in every_pending(synced) if a.confidence <= 0.62}
+    titles = {r.title for r in window.model.rows}
+    assert {"Old 0", "Old 1"} <= titles and "Old 2" not in titles
+    assert {r.id for r in window.model.rows} == expected
+    window.min_confidence.setValue(0.5)
+    settle(qtbot, window)
+    assert {r.id for r in window.model.rows} == {
+        a.id for a in every_pending(synced) if 0.5 <= a.confidence <= 0.62
+    }
+
+
+@sqlite_only
+def test_captured_until_keeps_only_what_was_captured_by_that_day(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_old_and_sure(synced)
+    window = open_window(qtbot, synced)
+    assert len(window.model.rows) == len(every_pending(synced))
+    day = (utcnow() - timedelta(days=21)).astimezone()
+
+    window.date_to.setDate(day.date())
+    settle(qtbot, window)
+
+    # The day ends at the person's midnight, not at UTC's.
+    end = day.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    expected = {
+        a.id
+        for a in every_pending(synced)
+        if a.captured_date.replace(tzinfo=a.captured_date.tzinfo or UTC) < end
+    }
+    titles = {r.title for r in window.model.rows}
+    assert {"Old 1", "Old 2"} <= titles and "Old 0" not in titles
+    assert {r.id for r in window.model.rows} == expected
+
+
+def test_a_search_finds_a_word_only_in_the_extracted_text(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    window = open_window(qtbot, synced)
+
+    qtbot.keyClicks(window.search, "cyclic")
+    qtbot.waitUntil(lambda: window.model.wanted.search == "cyclic")
+    settle(qtbot, window)
+
+    [found] = window.model.rows
+    assert "cyclic" not in found.title.lower()
+    with synced.database.read() as session:
+        assert queries.get_artifact(session, found.id).name == "sediments.md"
+
+
+@sqlite_only
+def test_a_bulk_rejection_keeps_its_reason_and_counts_as_it_goes(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, BULK_CHUNK + 40)
+    window = open_window(qtbot, synced)
+    while window.model.canFetchMore():
+        window.table.scrollToBottom()
+        settle(qtbot, window)
+    every = [r.id for r in window.model.rows]
+    seen: list[tuple[int, int]] = []
+    window.bulk_progress.connect(lambda done, of: seen.append((done, of)))
+
+    window.table.selectAll()
+    window.reason.setText("not mine")
+    window.reject_action.trigger()
+    qtbot.waitUntil(
+        lambda: all(statuses(synced)[i] == ArtifactStatus.REJECTED for i in every)
+    )
+    settle(qtbot, window)
+
+    assert seen == [(0, len(every)), (BULK_CHUNK, len(every)), (len(every),) * 2]
+    with synced.database.read() as session:
+        reasons = {queries.get_artifact(session, i).review_reason for i in every}
+    assert reasons == {"not mine"}
+    assert window.model.rows == []
+    assert window.tabs.tabText(2) == f"Rejected ({len(every)})"
+
+
+@sqlite_only
+def test_a_busy_database_is_said_in_words_and_the_review_is_not_lost(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    import sqlite3
+
+    window = open_window(qtbot, synced)
+    settle(qtbot, window)
+    target = window.model.rows[0].id
+    assert synced.database.sqlite_path is not None
+    # Another program holds the store's write lock past the busy time-out.
+    other = sqlite3.connect(synced.database.sqlite_path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        window.table.selectRow(0)
+        window.approve_action.trigger()
+        qtbot.waitUntil(
+            lambda: "busy" in window.statusBar().currentMessage(), timeout=60000
+        )
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    said = window.statusBar().currentMessage()
+    assert said == (
+        "Could not finish: the database is busy: another program is writing "
+        "to it; try again in a moment"
+    )
+    assert statuses(synced)[target] == ArtifactStatus.PENDING
+    settle(qtbot, window)
+    row = next(n for n, r in enumerate(window.model.rows) if r.id == target)
+    window.table.selectRow(row)
+    window.approve_action.trigger()
+    qtbot.waitUntil(lambda: statuses(synced)[target] == ArtifactStatus.APPROVED)

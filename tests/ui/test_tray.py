@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QObject, QSize, QUrl, Slot
@@ -41,7 +42,9 @@ class Opened(QObject):
         self.urls.append(url)
 
 
-def make_tray(qtbot: QtBot, synced: Synced, agent: Agent) -> TrayController:
+def make_tray(
+    qtbot: QtBot, synced: Synced, agent: Agent, use_tray: bool = False
+) -> TrayController:
     calls: list[str] = []
     tray = TrayController(
         synced.database,
@@ -50,7 +53,7 @@ def make_tray(qtbot: QtBot, synced: Synced, agent: Agent) -> TrayController:
         lambda: calls.append("review"),
         lambda: calls.append("settings"),
         lambda: calls.append("quit"),
-        use_tray=False,
+        use_tray=use_tray,
         refresh_ms=100_000,
     )
     tray.calls = calls  # type: ignore[attr-defined]
@@ -136,6 +139,64 @@ def test_pause_for_an_hour_then_resume_through_the_menu(
     tray.pause_forever_action.trigger()
     qtbot.waitUntil(lambda: tray.state == PAUSED)
     assert paused_until(synced.database) == PAUSED_FOREVER
+    tray.shutdown()
+
+
+def next_local_midnight() -> datetime:
+    local = datetime.now().astimezone() + timedelta(days=1)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@sqlite_only
+def test_pause_until_tomorrow_lasts_until_the_next_midnight_and_the_tooltip_says_so(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    # Offscreen Qt has no tray host, but the icon itself can be made.
+    tray = make_tray(qtbot, synced, agent, use_tray=True)
+    assert tray.tray is not None
+    qtbot.waitUntil(lambda: tray.tray.toolTip() != "")  # type: ignore[union-attr]
+    assert tray.tray.toolTip().splitlines()[:2] == [
+        "midst-desktop: Up to date",
+        "Last sync: just now",
+    ]
+    before = next_local_midnight()
+
+    with qtbot.waitSignal(tray.state_changed, timeout=10000) as changed:
+        tray.pause_tomorrow_action.trigger()
+
+    after = next_local_midnight()
+    assert changed.args == [PAUSED]
+    until = datetime.fromisoformat(paused_until(synced.database) or "")
+    assert until in (before, after)
+    first = tray.tray.toolTip().splitlines()[0]
+    assert first == (
+        "midst-desktop: Paused (paused until "
+        f"{until.astimezone().strftime('%d %b')} 00:00)"
+    )
+    tray.shutdown()
+
+
+def test_a_sync_that_fails_is_announced_as_failed(
+    qtbot: QtBot, synced: Synced, agent: Agent
+) -> None:
+    tray = make_tray(qtbot, synced, agent)
+    last_run = tray.snapshot.last_run_id  # type: ignore[union-attr]
+    shutil.rmtree(synced.folder)
+
+    tray.sync_actions[(synced.integration_id, "incremental")].trigger()
+
+    def failed_run() -> Run | None:
+        with synced.database.read() as session:
+            return session.scalars(
+                select(Run).where(Run.id > last_run, Run.status == "failed")
+            ).first()
+
+    qtbot.waitUntil(lambda: failed_run() is not None, timeout=30000)
+    assert "cannot read the folder" in (failed_run().error_message or "")  # type: ignore[union-attr]
+    refreshed(qtbot, tray)
+    assert [(n.title, n.message, n.warning) for n in tray.notices] == [
+        ("Sync failed", "The sync of work failed.", True)
+    ]
     tray.shutdown()
 
 

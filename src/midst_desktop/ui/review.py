@@ -1370,20 +1370,21 @@ def _metadata_text(artifact: dict[str, Any]) -> str:
         f"{TYPE_WORDS.get(artifact['artifact_type'], artifact['artifact_type'])}, "
         f"{float(artifact['confidence']):.0%}",
     ]
-    for key, words in (
-        ("pages", "Pages"),
-        ("slides", "Slides"),
-        ("dimensions", "Dimensions"),
-        ("width", "Width"),
-        ("height", "Height"),
-        ("duration_seconds", "Duration (s)"),
-        ("doi", "DOI"),
-        ("arxiv_id", "arXiv"),
-        ("reason", "Why"),
-        ("classifier_reason", "Why"),
-    ):
+    for key, words in (("pages", "Pages"), ("slides", "Slides")):
         if meta.get(key) not in (None, "", []):
             lines.append(f"{words}: {meta[key]}")
+    if meta.get("width") and meta.get("height"):
+        lines.append(f"Dimensions: {meta['width']} x {meta['height']}")
+    if meta.get("duration_seconds"):
+        lines.append(f"Duration: {float(meta['duration_seconds']):,.1f} s")
+    for key, words in (("doi", "DOI"), ("arxiv_id", "arXiv")):
+        if meta.get(key) not in (None, "", []):
+            lines.append(f"{words}: {meta[key]}")
+    # The engine keeps the classifier's verdict, with its reason in words,
+    # under "classification".
+    verdict = meta.get("classification")
+    if isinstance(verdict, dict) and verdict.get("reason"):
+        lines.append(f"Why: {verdict['reason']}")
     if artifact.get("review_reason"):
         lines.append(f"Reason: {artifact['review_reason']}")
     return "\n".join(lines)

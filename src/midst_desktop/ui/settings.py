@@ -9,13 +9,14 @@ import os
 import threading
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -206,12 +208,39 @@ def save_folder_config(
         integration.folder_config = config.to_json()
 
 
-def parse_folder_config(patterns: str, max_size_mb: int) -> FolderConfig:
-    """The editor's text, one glob a line. Raises FolderConfigError."""
+def parse_folder_config(
+    patterns: str,
+    max_size_mb: int,
+    included: str = "/",
+    saved: FolderConfig | None = None,
+) -> FolderConfig:
+    """The editor's text: one glob a line, one included folder a line.
+
+    What the editor does not show (the allowed MIME types) is kept from the
+    saved config. Raises FolderConfigError.
+    """
     globs = tuple(
         validate_pattern(line.strip()) for line in patterns.splitlines() if line.strip()
     )
-    return FolderConfig(excluded_patterns=globs, max_file_size_mb=max_size_mb)
+    folders = tuple(
+        _included_folder(line.strip()) for line in included.splitlines() if line.strip()
+    )
+    return replace(
+        saved or FolderConfig(),
+        included_folders=folders or ("/",),
+        excluded_patterns=globs,
+        max_file_size_mb=max_size_mb,
+    )
+
+
+def _included_folder(line: str) -> str:
+    # Every provider reads included folders as paths from the source's root.
+    parts = [part for part in line.split("/") if part]
+    if "\x00" in line or any(part in (".", "..") for part in parts):
+        raise FolderConfigError(
+            f"{line!r} is not a folder path: write it from the top, e.g. /Work"
+        )
+    return "/" + "/".join(parts)
 
 
 def write_config_values(settings: Settings, values: dict[str, Any]) -> Path:
@@ -439,6 +468,7 @@ class SettingsWindow(QWidget):
     def _build_main(self) -> QWidget:
         tabs = QTabWidget(self)
         _named(tabs, "Settings sections")
+        _named(tabs.tabBar(), "Settings sections")
         tabs.addTab(self._build_integrations(tabs), "&Integrations")
         tabs.addTab(self._build_general(tabs), "&General")
         return tabs
@@ -457,12 +487,20 @@ class SettingsWindow(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 200)
         _named(self.table, "Integrations")
+        _named(self.table.horizontalHeader(), "Integration columns")
+        _named(self.table.verticalHeader(), "Integration rows")
+        # One integration is chosen at a time: the corner has nothing to select.
+        self.table.setCornerButtonEnabled(False)
+        corner = self.table.findChild(QAbstractButton, "qt_tableview_cornerbutton")
+        if corner is not None:
+            _named(corner, "Select all integrations")
         self.table.itemSelectionChanged.connect(self._selection_changed)
         layout.addWidget(self.table, 1)
 
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add local folder...", page)
-        self.add_button.clicked.connect(self.choose_folder)
+        self.add_button.clicked.connect(self.offer_local_folders)
+        self.add_menu: QMenu | None = None
         self.drive_button = QPushButton("Connect Google Drive...", page)
         self.drive_button.clicked.connect(lambda: self.connect_cloud("google-drive"))
         self.dropbox_button = QPushButton("Connect Dropbox...", page)
@@ -472,7 +510,7 @@ class SettingsWindow(QWidget):
         self.reconnect_button = QPushButton("Reconnect", page)
         self.reconnect_button.clicked.connect(self.reconnect_selected)
         self.remove_button = QPushButton("Disconnect...", page)
-        self.remove_button.clicked.connect(self.disconnect_selected)
+        self.remove_button.clicked.connect(self.ask_to_disconnect)
         for button in (
             self.add_button,
             self.drive_button,
@@ -488,6 +526,11 @@ class SettingsWindow(QWidget):
         self.folder_box = QGroupBox("Folder config of the selected integration", page)
         _named(self.folder_box, "Folder config")
         form = QFormLayout(self.folder_box)
+        self.included_edit = QPlainTextEdit(self.folder_box)
+        self.included_edit.setPlaceholderText("One folder a line, e.g. /Work; / is all")
+        self.included_edit.setMaximumHeight(60)
+        self.included_edit.setTabChangesFocus(True)
+        _named(self.included_edit, "Included folders")
         self.patterns_edit = QPlainTextEdit(self.folder_box)
         self.patterns_edit.setPlaceholderText("One glob a line, e.g. */node_modules/*")
         self.patterns_edit.setMaximumHeight(80)
@@ -502,10 +545,12 @@ class SettingsWindow(QWidget):
         self.save_folder_button = QPushButton("Save folder config", self.folder_box)
         _named(self.save_folder_button, "Save folder config")
         self.save_folder_button.clicked.connect(self.save_folder_config)
+        form.addRow("Included folders", self.included_edit)
         form.addRow("Excluded patterns", self.patterns_edit)
         form.addRow("Largest file", self.max_size)
         form.addRow("Would be skipped", self.skip_preview)
         form.addRow("", self.save_folder_button)
+        self.included_edit.textChanged.connect(self.update_preview)
         self.patterns_edit.textChanged.connect(self.update_preview)
         self.max_size.valueChanged.connect(lambda _v: self.update_preview())
         layout.addWidget(self.folder_box)
@@ -599,6 +644,9 @@ class SettingsWindow(QWidget):
         if row is None:
             return
         config = FolderConfig.from_json(row.folder_config)
+        self.included_edit.blockSignals(True)
+        self.included_edit.setPlainText("\n".join(config.included_folders))
+        self.included_edit.blockSignals(False)
         self.patterns_edit.blockSignals(True)
         self.patterns_edit.setPlainText("\n".join(config.excluded_patterns))
         self.patterns_edit.blockSignals(False)
@@ -606,6 +654,25 @@ class SettingsWindow(QWidget):
         self.max_size.setValue(config.max_file_size_mb)
         self.max_size.blockSignals(False)
         self.update_preview()
+
+    def offer_local_folders(self) -> None:
+        """Add local folder: the iCloud Drive and OneDrive folders first, if any."""
+        found = suggested_folders()
+        if not found:
+            self.choose_folder()
+            return
+        if self.add_menu is not None:
+            self.add_menu.deleteLater()
+        menu = QMenu(self)
+        _named(menu, "Add local folder")
+        for label, path in found:
+            action = menu.addAction(f"Use {label} ({path})")
+            action.triggered.connect(lambda _c=False, p=path: self.add_folder(str(p)))
+        menu.addSeparator()
+        menu.addAction("Choose a folder...").triggered.connect(self.choose_folder)
+        self.add_menu = menu
+        # popup(), not exec(): the window goes on while the menu is open.
+        menu.popup(self.add_button.mapToGlobal(self.add_button.rect().bottomLeft()))
 
     def choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a folder to look in")
@@ -711,6 +778,11 @@ class SettingsWindow(QWidget):
             self._say,
         )
 
+    def ask_to_disconnect(self) -> None:
+        # The button's clicked() carries a checked flag; passed on as
+        # delete_artifacts, it would answer the question for the person.
+        self.disconnect_selected()
+
     def disconnect_selected(self, delete_artifacts: bool | None = None) -> None:
         """Remove the selected integration; asks whether its artifacts go too."""
         row = self.selected()
@@ -724,11 +796,18 @@ class SettingsWindow(QWidget):
                 "can stay (with your reviews) or be deleted.",
                 parent=self,
             )
+            _named(box, "Disconnect")
             keep = box.addButton("Keep artifacts", QMessageBox.ButtonRole.AcceptRole)
             delete = box.addButton(
                 "Delete artifacts", QMessageBox.ButtonRole.DestructiveRole
             )
-            box.addButton(QMessageBox.StandardButton.Cancel)
+            cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+            for button, name in (
+                (keep, "Keep artifacts"),
+                (delete, "Delete artifacts"),
+                (cancel, "Cancel"),
+            ):
+                _named(button, name)
             box.exec()
             if box.clickedButton() not in (keep, delete):
                 return
@@ -762,8 +841,12 @@ class SettingsWindow(QWidget):
     # -- folder config ----------------------------------------------------
 
     def edited_config(self) -> FolderConfig:
+        row = self.selected()
         return parse_folder_config(
-            self.patterns_edit.toPlainText(), self.max_size.value()
+            self.patterns_edit.toPlainText(),
+            self.max_size.value(),
+            self.included_edit.toPlainText(),
+            FolderConfig.from_json(row.folder_config) if row is not None else None,
         )
 
     def update_preview(self) -> None:

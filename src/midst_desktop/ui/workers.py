@@ -50,7 +50,7 @@ class _Job(QRunnable):
                 outcome = (True, self._work())
         except Exception as error:  # reported to the person, never lost
             log.warning("Background task failed: %s", error)
-            outcome = (False, str(error) or type(error).__name__)
+            outcome = (False, words_for(error))
         self._results[self._number] = outcome
         self.signals.finished.emit(self._number)
 
@@ -130,3 +130,30 @@ class Workers(QObject):
 
 def _nothing() -> None:
     return None
+
+
+def words_for(error: Exception) -> str:
+    """One line the person can act on; the database's own text stays in the log."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from midst_desktop.store.db import StoreError
+
+    raw = str(error.orig if isinstance(error, DBAPIError) else error).lower()
+    # The store words most of its errors for a person already, but passes a
+    # lock held past the busy time-out on as the driver's "database is locked".
+    if isinstance(error, StoreError | OperationalError) and (
+        "database is locked" in raw or "database is busy" in raw
+    ):
+        return (
+            "the database is busy: another program is writing to it; "
+            "try again in a moment"
+        )
+    if isinstance(error, OperationalError):
+        return (
+            "the database could not be reached; check that it is running and "
+            "try again (the log has the details)"
+        )
+    if isinstance(error, DBAPIError):
+        return "the database refused the change (the log has the details)"
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -56,6 +56,12 @@ def describe_store_error(error: exc.DBAPIError) -> StoreError:
             "the disk holding the database is full; nothing was lost, "
             "free some space and run again"
         )
+    if "database is locked" in text:
+        # Another process held the write lock past the busy time-out.
+        return StoreError(
+            "the database is busy: another program is writing to it; "
+            "try again in a moment"
+        )
     if "file is not a database" in text or "malformed" in text:
         return StoreError(
             "the database file is damaged; restore a backup with "

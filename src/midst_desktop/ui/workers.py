@@ -136,19 +136,14 @@ def words_for(error: Exception) -> str:
     """One line the person can act on; the database's own text stays in the log."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    from midst_desktop.store.db import StoreError
+    from midst_desktop.store.db import StoreError, describe_store_error
 
-    raw = str(error.orig if isinstance(error, DBAPIError) else error).lower()
-    # The store words most of its errors for a person already, but passes a
-    # lock held past the busy time-out on as the driver's "database is locked".
-    if isinstance(error, StoreError | OperationalError) and (
-        "database is locked" in raw or "database is busy" in raw
-    ):
-        return (
-            "the database is busy: another program is writing to it; "
-            "try again in a moment"
-        )
+    if isinstance(error, StoreError):
+        return str(error)  # worded for the person by the store
     if isinstance(error, OperationalError):
+        # A driver error that did not pass through the store's own wording.
+        if "database is locked" in str(error.orig):
+            return str(describe_store_error(error))
         return (
             "the database could not be reached; check that it is running and "
             "try again (the log has the details)"

@@ -299,6 +299,33 @@ def test_a_bearer_token_is_required_when_set(
         assert request(running.port, path="/metrics", headers=right).status == 200
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        TOKEN[:-1] + ("x" if TOKEN[-1] != "x" else "y"),  # same length, one off
+        "X" + TOKEN[1:],
+        TOKEN.upper(),
+        TOKEN[:-1],  # a prefix
+        TOKEN[:1],
+        TOKEN + "0",  # the token and more
+        f"{TOKEN} {TOKEN}",
+        "",
+    ],
+)
+def test_a_near_miss_of_the_bearer_token_is_refused(
+    database: Database, settings: Settings, folder: Path, given: str
+) -> None:
+    for running in serve(database, settings, folder, token=TOKEN):
+        for path in ("/health", "/metrics", "/openapi.json"):
+            answer = request(
+                running.port, path=path, headers={"Authorization": f"Bearer {given}"}
+            )
+            assert answer.status == 401, (path, given)
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+        right = {"Authorization": f"Bearer {TOKEN}"}
+        assert request(running.port, headers=right).status == 200
+
+
 def test_health_is_503_when_the_store_is_unusable(tmp_path: Path) -> None:
     broken_file = tmp_path / "broken.db"
     settings = load_settings(

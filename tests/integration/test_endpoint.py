@@ -326,6 +326,41 @@ def test_a_near_miss_of_the_bearer_token_is_refused(
         assert request(running.port, headers=right).status == 200
 
 
+def run_in_thread(agent: Agent) -> Iterator[Agent]:
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    yield agent
+    agent.stopping.set()
+    thread.join(timeout=15)
+    assert not thread.is_alive(), "the agent did not stop"
+
+
+def test_the_endpoint_is_off_by_default_and_the_setting_opens_it_on_loopback_3002(
+    database: Database, settings: Settings, folder: Path
+) -> None:
+    add_local(database, folder)
+    defaults = load_settings(
+        data_dir=str(settings.data_dir), database_url=settings.database_url, environ={}
+    )
+    assert (defaults.endpoint_enabled, defaults.endpoint_port) == (False, 3002)
+    for agent in run_in_thread(Agent(database, defaults, startup_delay=timedelta(0))):
+        wait_for(lambda: len(artifacts_by_source(database)) == 8, "first sync")
+        assert agent.endpoint_port is None
+
+    enabled = load_settings(
+        data_dir=str(settings.data_dir),
+        database_url=settings.database_url,
+        environ={"MIDST_ENDPOINT_ENABLED": "true"},
+    )
+    for agent in run_in_thread(Agent(database, enabled)):
+        wait_for(lambda: agent.endpoint_port is not None, "the endpoint listening")
+        assert agent.endpoint_port == 3002
+        assert request(3002).status == 200
+        document = request(3002, path="/openapi.json").json()
+        assert isinstance(document, dict)
+        assert document["servers"] == [{"url": "http://127.0.0.1:3002"}]
+
+
 def test_health_is_503_when_the_store_is_unusable(tmp_path: Path) -> None:
     broken_file = tmp_path / "broken.db"
     settings = load_settings(

@@ -67,6 +67,21 @@ autostart_offered_not_forced() {
 }
 check "autostart is offered, not forced (nothing in /etc/xdg/autostart)" autostart_offered_not_forced
 
+bundle_carries() {
+  # bundle_carries BINARY: the bundle's self-check (build/entry.py) finds this
+  # platform's keyring backend through its entry point, certifi's CA file
+  # and Drive v3's discovery document, which only show once a cloud
+  # integration is used.
+  MIDST_SELF_CHECK=1 "$1" >"$work/self-check.json" &&
+    python3 -c '
+import json, sys
+report = json.load(open(sys.argv[1]))
+want = {"keyring_backend", "ca_bundle", "drive_discovery"}
+assert set(report) == want and all(v == "ok" for v in report.values()), report
+' "$work/self-check.json"
+}
+check "the installed app carries the keyring backends, CA bundle and Drive discovery document" bundle_carries "$app"
+
 python3 scripts/make_samples.py "$work/samples" >"$work/expected.tsv"
 
 learns_from_reviews() {
@@ -101,6 +116,7 @@ one_file_runs() {
 }
 if [ -x dist/midst-desktop ]; then
   check "the one-file binary runs and classifies a PDF" one_file_runs
+  check "the one-file binary carries the keyring backends, CA bundle and Drive discovery document" bundle_carries dist/midst-desktop
   check "the one-file binary fits the learned model from reviews and uses it" learns_from_reviews dist/midst-desktop
 fi
 

@@ -85,3 +85,49 @@ def test_the_agent_syncs_at_start_then_applies_watched_changes(
     watched_runs = [r for r in finished_runs(database) if r.trigger == "schedule"]
     assert watched_runs
     assert all(r.status == "succeeded" for r in watched_runs)
+
+
+def test_a_burst_of_writes_becomes_one_small_watched_sync_of_just_those_files(
+    database: Database, running_agent: tuple[Agent, Path, int]
+) -> None:
+    agent, root, _ = running_agent
+    wait_for(lambda: len(finished_runs(database)) == 1, "the start-up sync")
+    wait_for(lambda: agent.scheduler.workers_busy == 0, "idle workers")
+    scopes: list[set[str] | None] = []
+    real_sync = agent.engine.sync
+
+    def recording_sync(
+        integration_id: int,
+        kind: str = "incremental",
+        trigger: str = "manual",
+        paths: set[str] | None = None,
+    ) -> Run:
+        # The real sync runs; only the scope it was given is remembered.
+        scopes.append(None if paths is None else set(paths))
+        return real_sync(integration_id, kind, trigger, paths=paths)
+
+    agent.engine.sync = recording_sync  # type: ignore[method-assign]
+    burst = {f"folder1/burst {number}.md" for number in range(50)}
+
+    for relative in sorted(burst):
+        write(root / relative, f"burst text for {relative}")
+
+    def all_applied() -> bool:
+        return burst <= set(artifacts_by_source(database)) and not running_runs(
+            database
+        )
+
+    wait_for(all_applied, "the 50 written files applied", deadline_seconds=90)
+    watched_runs = [r for r in finished_runs(database) if r.trigger == "schedule"]
+    # Debounced: one sync on a quiet machine, a few at most on a busy one;
+    # without the debounce every event would start a sync of its own.
+    assert 1 <= len(scopes) == len(watched_runs) <= 3
+    for scope in scopes:
+        assert scope is not None, "a watched change started a sync of everything"
+        assert scope <= burst
+    assert set().union(*(s for s in scopes if s is not None)) == burst
+    assert all(r.status == "succeeded" for r in watched_runs)
+    assert sum(r.created for r in watched_runs) == 50
+    # Only the burst was looked at, never the 20 files already there.
+    assert all(r.listed <= 50 for r in watched_runs)
+    assert len(artifacts_by_source(database)) == 70

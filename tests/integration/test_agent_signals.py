@@ -1,4 +1,4 @@
-"""The headless agent as a real process: SIGTERM mid-sync stops cleanly, and resumes."""
+"""The headless agent as a real process: SIGTERM or SIGINT mid-sync stops cleanly."""
 
 from __future__ import annotations
 
@@ -43,9 +43,11 @@ def started(database: Database) -> bool:
     return any(r.status == RunStatus.RUNNING and r.listed for r in runs(database))
 
 
-def test_sigterm_during_a_sync_cancels_the_run_and_the_next_sync_completes_it(
-    database: Database, settings: Settings, tmp_path: Path
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=str)
+def test_a_stop_signal_during_a_sync_cancels_the_run_and_the_next_sync_completes_it(
+    database: Database, settings: Settings, tmp_path: Path, stop_signal: int
 ) -> None:
+    # SIGTERM from a service manager and SIGINT from Ctrl+C stop it alike.
     root = tmp_path / "Archive"
     for number in range(FILES):
         write(root / f"box{number % 60}" / f"letter {number}.txt", f"dear {number}")
@@ -65,7 +67,7 @@ def test_sigterm_during_a_sync_cancels_the_run_and_the_next_sync_completes_it(
             if time.monotonic() > deadline:
                 pytest.fail("the agent never started its start-up sync")
             time.sleep(0.02)
-        agent.send_signal(signal.SIGTERM)
+        agent.send_signal(stop_signal)
         code = agent.wait(timeout=DEADLINE_SECONDS)
     finally:
         if agent.poll() is None:
@@ -74,7 +76,7 @@ def test_sigterm_during_a_sync_cancels_the_run_and_the_next_sync_completes_it(
     stderr = agent.stderr.read() if agent.stderr else ""
 
     assert code == 0, stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     stopped = runs(database)[-1]
     assert stopped.status == RunStatus.CANCELLED
     assert stopped.finished_at is not None

@@ -20,8 +20,16 @@ from midst_desktop.config import Settings, load_settings
 from midst_desktop.service.endpoint import Endpoint
 from midst_desktop.service.health import health_report
 from midst_desktop.store.db import Database, open_database
+from midst_desktop.store.models import Integration
+from tests.conftest import missing
+from tests.emulators import gdrive as emu
+from tests.emulators.gdrive import DriveEmulator
+from tests.support.cli import Cli
+from tests.support.gdrive import drive, drive_settings
 from tests.support.store import add_local, artifacts_by_source, write
 from tests.support.waiting import wait_for
+
+__all__ = ["drive"]
 
 TOKEN = "s3cret-endpoint-token"
 
@@ -291,6 +299,68 @@ def test_a_bearer_token_is_required_when_set(
         assert request(running.port, path="/metrics", headers=right).status == 200
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        TOKEN[:-1] + ("x" if TOKEN[-1] != "x" else "y"),  # same length, one off
+        "X" + TOKEN[1:],
+        TOKEN.upper(),
+        TOKEN[:-1],  # a prefix
+        TOKEN[:1],
+        TOKEN + "0",  # the token and more
+        f"{TOKEN} {TOKEN}",
+        "",
+    ],
+)
+def test_a_near_miss_of_the_bearer_token_is_refused(
+    database: Database, settings: Settings, folder: Path, given: str
+) -> None:
+    for running in serve(database, settings, folder, token=TOKEN):
+        for path in ("/health", "/metrics", "/openapi.json"):
+            answer = request(
+                running.port, path=path, headers={"Authorization": f"Bearer {given}"}
+            )
+            assert answer.status == 401, (path, given)
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+        right = {"Authorization": f"Bearer {TOKEN}"}
+        assert request(running.port, headers=right).status == 200
+
+
+def run_in_thread(agent: Agent) -> Iterator[Agent]:
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    yield agent
+    agent.stopping.set()
+    thread.join(timeout=15)
+    assert not thread.is_alive(), "the agent did not stop"
+
+
+def test_the_endpoint_is_off_by_default_and_the_setting_opens_it_on_loopback_3002(
+    database: Database, settings: Settings, folder: Path
+) -> None:
+    add_local(database, folder)
+    defaults = load_settings(
+        data_dir=str(settings.data_dir), database_url=settings.database_url, environ={}
+    )
+    assert (defaults.endpoint_enabled, defaults.endpoint_port) == (False, 3002)
+    for agent in run_in_thread(Agent(database, defaults, startup_delay=timedelta(0))):
+        wait_for(lambda: len(artifacts_by_source(database)) == 8, "first sync")
+        assert agent.endpoint_port is None
+
+    enabled = load_settings(
+        data_dir=str(settings.data_dir),
+        database_url=settings.database_url,
+        environ={"MIDST_ENDPOINT_ENABLED": "true"},
+    )
+    for agent in run_in_thread(Agent(database, enabled)):
+        wait_for(lambda: agent.endpoint_port is not None, "the endpoint listening")
+        assert agent.endpoint_port == 3002
+        assert request(3002).status == 200
+        document = request(3002, path="/openapi.json").json()
+        assert isinstance(document, dict)
+        assert document["servers"] == [{"url": "http://127.0.0.1:3002"}]
+
+
 def test_health_is_503_when_the_store_is_unusable(tmp_path: Path) -> None:
     broken_file = tmp_path / "broken.db"
     settings = load_settings(
@@ -370,3 +440,99 @@ def test_the_shipped_dashboard_and_alerts_use_only_metrics_that_exist(
         if name not in known and base not in known:
             missing.add(name)
     assert not missing
+
+
+def integration_status(database: Database, integration_id: int) -> str | None:
+    with database.read() as session:
+        found = session.get(Integration, integration_id)
+        return None if found is None else found.status
+
+
+def all_synced(port: int) -> bool:
+    report = request(port).json()
+    assert isinstance(report, dict)
+    return all(i["last_synced_at"] for i in report["integrations"])
+
+
+def connect_drive(settings: Settings, drive: DriveEmulator, tmp_path: Path) -> int:
+    """A Drive integration added as a person does, its token in the keyring."""
+    token_file = tmp_path / "token.json"
+    token_file.write_text(
+        json.dumps(
+            {
+                "refresh_token": drive.account.issue_refresh_token(),
+                "client_id": emu.DEFAULT_CLIENT_ID,
+                "client_secret": emu.DEFAULT_CLIENT_SECRET,
+            }
+        )
+    )
+    cli = Cli(settings.data_dir, settings.database_url)
+    added = cli.call_json(
+        "integrations", "add", "google-drive", "--refresh-token-file", str(token_file)
+    )
+    return int(added["id"])
+
+
+def test_a_drive_that_must_be_reconnected_shows_as_degraded_with_its_errors_and_expiry(
+    database: Database,
+    settings: Settings,
+    folder: Path,
+    drive: DriveEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        missing("no D-Bus session: run the tests under scripts/with-keyring.sh")
+    for key, value in drive.environment().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MIDST_CLOUD_RETRY_BASE_MS", "1")
+    drive.account.add_file("notes.txt", None, b"field notes", "text/plain")
+    drive_id = connect_drive(settings, drive, tmp_path)
+    # The agent's first sync of the drive meets one rate limit and retries.
+    drive.fail_next(emu.RATE_LIMIT_429, "/drive/v3/")
+
+    for running in serve(database, drive_settings(settings, drive), folder):
+        wait_for(lambda: all_synced(running.port), "both integrations synced")
+        healthy = request(running.port)
+        scraped = metric_samples(request(running.port, path="/metrics").body.decode())
+
+        # Access revoked at Google: the next sync of the drive is refused.
+        drive.account.revoke_all()
+        running.agent.scheduler.run_now(drive_id)
+        wait_for(
+            lambda: integration_status(database, drive_id) == "needs_reauth",
+            "the drive asks to be reconnected",
+        )
+        degraded = request(running.port)
+        after = metric_samples(request(running.port, path="/metrics").body.decode())
+
+    report = healthy.json()
+    assert isinstance(report, dict)
+    assert report["status"] == "healthy", report["checks"]
+    assert report["checks"]["keyring"] == "ok"
+    rate_limited = (
+        "midst_provider_errors_total",
+        (("kind", "rate_limit"), ("provider", "google_drive")),
+    )
+    assert scraped[rate_limited] == 1
+    expiry = ("midst_oauth_token_expiry_seconds", (("integration", str(drive_id)),))
+    assert 0 < scraped[expiry] <= emu.ACCESS_TOKEN_SECONDS
+
+    assert degraded.status == 200
+    report = degraded.json()
+    assert isinstance(report, dict)
+    assert report["ok"] is True
+    assert report["status"] == "degraded"
+    assert report["checks"][f"integration_{drive_id}"] == "needs_reauth"
+    assert report["checks"]["keyring"] == "ok"
+    others = [k for k in report["checks"] if k.startswith("integration_")]
+    assert [report["checks"][k] for k in others].count("ok") == len(others) - 1
+    auth_ok = ("midst_integration_auth_ok", (("integration", str(drive_id)),))
+    assert scraped[auth_ok] == 1 and after[auth_ok] == 0
+    refused = (
+        "midst_provider_errors_total",
+        (("kind", "auth"), ("provider", "google_drive")),
+    )
+    assert after[refused] >= 1

@@ -332,3 +332,79 @@ def test_a_jump_of_the_wall_clock_is_taken_for_a_wake_and_runs_the_overdue_sync(
         assert recorder.calls[1][1:3] == (RunKind.INCREMENTAL, "schedule")
     finally:
         scheduler.stop()
+
+
+@dataclass
+class HeldSyncs:
+    """Real syncs that wait at a gate once started, counting who runs at once."""
+
+    engine: SyncEngine
+    gate: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    running: dict[int, int] = field(default_factory=dict)
+    most_per_integration: int = 0
+    calls: list[tuple[int, str]] = field(default_factory=list)
+
+    def __call__(
+        self, integration_id: int, kind: str, trigger: str, paths: set[str] | None
+    ) -> str:
+        with self.lock:
+            self.calls.append((integration_id, kind))
+            self.running[integration_id] = self.running.get(integration_id, 0) + 1
+            self.most_per_integration = max(
+                self.most_per_integration, self.running[integration_id]
+            )
+        try:
+            assert self.gate.wait(timeout=60), "the gate was never opened"
+            return str(
+                self.engine.sync(integration_id, kind, trigger, paths=paths).status
+            )
+        finally:
+            with self.lock:
+                self.running[integration_id] -= 1
+
+    def inside(self) -> set[int]:
+        with self.lock:
+            return {i for i, number in self.running.items() if number}
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.calls)
+
+
+def test_two_workers_sync_two_integrations_at_once_but_never_one_twice(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    first = add_local(database, write(tmp_path / "Essays" / "a.md", "a").parent)
+    second = add_local(database, write(tmp_path / "Poems" / "b.md", "b").parent)
+    two_workers = replace(settings, worker_count=2)
+    held = HeldSyncs(SyncEngine(database, two_workers, provider_for))
+    scheduler = SyncScheduler(database, two_workers, held, startup_delay=timedelta(0))
+    scheduler.start()
+    try:
+        # Both start-up syncs are inside at once: the pool runs them in parallel.
+        wait_for(lambda: held.inside() == {first, second}, "both syncs running")
+        assert scheduler.workers_busy == 2
+        held.gate.set()
+        wait_for(lambda: held.count() == 2 and not held.inside(), "both done")
+        settle(scheduler)
+
+        # One integration held in a sync, a worker free: a second sync of
+        # the same integration waits for the first instead of joining it.
+        held.gate.clear()
+        scheduler.run_now(first, RunKind.INCREMENTAL)
+        wait_for(lambda: held.inside() == {first}, "the held sync")
+        scheduler.run_now(first, RunKind.FULL)
+        # Nothing waits for a worker any more: the free one has taken it.
+        wait_for(lambda: scheduler.queue_length == 0, "the second sync taken")
+        assert scheduler.workers_busy == 1
+        held.gate.set()
+        wait_for(lambda: held.count() == 4 and not held.inside(), "all done")
+    finally:
+        held.gate.set()
+        scheduler.stop()
+
+    assert held.most_per_integration == 1
+    assert held.calls[2:] == [(first, RunKind.INCREMENTAL), (first, RunKind.FULL)]

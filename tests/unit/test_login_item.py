@@ -92,3 +92,58 @@ def test_on_linux_the_login_item_is_the_xdg_entry(tmp_path: Path, monkeypatch) -
     item = login_item(TEMPLATE)
     assert isinstance(item, XdgAutostart)
     assert item.path == tmp_path / "autostart" / "midst-desktop.desktop"
+
+
+def installed_tree(prefix: Path) -> Path:
+    """A package layout under prefix: the build, the link on PATH, the entry."""
+    build = launcher_in(prefix / "lib" / "midst-desktop")
+    program = prefix / "bin" / "midst-desktop"
+    program.parent.mkdir(parents=True)
+    program.symlink_to(build)
+    shipped = prefix / "share" / "midst-desktop" / "autostart" / "midst-desktop.desktop"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_text(
+        TEMPLATE.read_text(encoding="utf-8") + "X-Midst-Shipped=package\n",
+        encoding="utf-8",
+    )
+    return build
+
+
+def written_entry(tmp_path: Path) -> tuple[str, list[str]]:
+    entry = (tmp_path / "config" / "autostart" / "midst-desktop.desktop").read_text()
+    [exec_line] = [line for line in entry.splitlines() if line.startswith("Exec=")]
+    return entry, exec_arguments(exec_line.removeprefix("Exec="))
+
+
+def test_the_installed_app_copies_the_packages_entry_and_starts_the_installed_program(
+    tmp_path: Path, monkeypatch
+) -> None:
+    prefix = tmp_path / "usr"
+    build = installed_tree(prefix)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(build))
+
+    login_item(TEMPLATE, prefix=prefix).set(True)
+
+    entry, command = written_entry(tmp_path)
+    assert "X-Midst-Shipped=package" in entry
+    assert command == [str(prefix / "bin" / "midst-desktop")]
+    assert prints_the_version(command)
+
+
+def test_another_copy_of_the_app_uses_its_own_entry_and_its_own_path(
+    tmp_path: Path, monkeypatch
+) -> None:
+    prefix = tmp_path / "usr"
+    installed_tree(prefix)
+    elsewhere = launcher_in(tmp_path / "unpacked")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(elsewhere))
+
+    login_item(TEMPLATE, prefix=prefix).set(True)
+
+    entry, command = written_entry(tmp_path)
+    assert "X-Midst-Shipped" not in entry
+    assert command == [str(elsewhere)]

@@ -2,8 +2,11 @@
 
 Each is what the desktop itself reads at login, written for the person only
 (no administrator rights). The command written is the one that runs this
-copy of the app: the bundled executable, the `midst-desktop` script beside
-this interpreter, or this interpreter with `-m midst_desktop`.
+copy of the app: the installed `/usr/bin/midst-desktop` when this is the
+package's build, else the bundled executable, the `midst-desktop` script
+beside this interpreter, or this interpreter with `-m midst_desktop`. The
+installed package's own autostart entry is the one copied when this copy is
+that package.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ WINDOWS_RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 MACOS_LABEL = "org.inmidst.midst-desktop"
 # Characters that make the desktop entry format want an argument quoted.
 RESERVED = frozenset(" \t\n\"'\\><~|&;$*?#()`")
+# Where the Linux package puts the program and its offered autostart entry.
+INSTALL_PREFIX = Path("/usr")
 
 
 class LoginItem(Protocol):
@@ -33,8 +38,24 @@ class LoginItem(Protocol):
         """Write or remove the entry. Raises OSError."""
 
 
-def launch_command() -> list[str]:
+def installed_program(prefix: Path = INSTALL_PREFIX) -> Path | None:
+    """`<prefix>/bin/midst-desktop` when it starts this very build, else None."""
+    if not getattr(sys, "frozen", False):
+        return None
+    program = prefix / "bin" / APP_NAME
+    try:
+        same = program.resolve(strict=True) == Path(sys.executable).resolve()
+    except OSError:
+        return None
+    return program if same else None
+
+
+def launch_command(prefix: Path = INSTALL_PREFIX) -> list[str]:
     """The command that starts this copy of the app."""
+    program = installed_program(prefix)
+    if program is not None:
+        # The link on PATH, not the folder behind it: it survives upgrades.
+        return [str(program)]
     if getattr(sys, "frozen", False):
         return [sys.executable]
     # The entry point installed beside this interpreter (a virtualenv's bin/).
@@ -148,15 +169,29 @@ class WindowsRunKey:
         raise OSError("the Windows Run key exists only on Windows")
 
 
-def login_item(template: Path) -> LoginItem:
-    """This platform's login item, for this copy of the app."""
-    command = launch_command()
+def autostart_template(bundled: Path, prefix: Path = INSTALL_PREFIX) -> Path:
+    """The entry the installed package offers, when this copy is that package."""
+    shipped = prefix / "share" / APP_NAME / "autostart" / f"{APP_NAME}.desktop"
+    if installed_program(prefix) is not None and shipped.is_file():
+        return shipped
+    return bundled
+
+
+def login_item(template: Path, prefix: Path = INSTALL_PREFIX) -> LoginItem:
+    """This platform's login item, for this copy of the app.
+
+    template is the autostart entry in resources/; the installed package's
+    copy under prefix is used instead when this copy is the package's build.
+    """
+    command = launch_command(prefix)
     if sys.platform == "win32":
         return WindowsRunKey(command)
     if sys.platform == "darwin":
         return LaunchAgent(command, Path.home())
     config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return XdgAutostart(template, command, Path(config_home))
+    return XdgAutostart(
+        autostart_template(template, prefix), command, Path(config_home)
+    )
 
 
 def _write_atomically(path: Path, content: bytes) -> None:

@@ -615,6 +615,34 @@ def billion_laughs_docx() -> bytes:
     return out.getvalue()
 
 
+def encrypted_ooxml() -> bytes:
+    """A password-protected .docx as Office saves it: an OLE2 compound file
+    whose directory names the EncryptionInfo and EncryptedPackage streams."""
+    header = bytearray(512)
+    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHH", header, 24, 0x3E, 3, 0xFFFE)  # version 3, LE
+    struct.pack_into("<HH", header, 30, 9, 6)  # 512-byte sectors, 64-byte mini
+    struct.pack_into("<II", header, 44, 1, 1)  # one FAT sector; directory at 1
+    header[76:512] = b"\xff" * 436
+    struct.pack_into("<I", header, 76, 0)  # the FAT is sector 0
+    fat = bytearray(b"\xff" * 512)
+    struct.pack_into("<III", fat, 0, 0xFFFFFFFD, 0xFFFFFFFE, 0xFFFFFFFE)
+    directory = bytearray()
+    for entry_name, kind in (
+        ("Root Entry", 5),
+        ("EncryptionInfo", 2),
+        ("EncryptedPackage", 2),
+    ):
+        entry = bytearray(128)
+        encoded = (entry_name + "\x00").encode("utf-16-le")
+        entry[: len(encoded)] = encoded
+        struct.pack_into("<HB", entry, 64, len(encoded), kind)
+        directory += entry
+    directory += bytes(512 - len(directory))
+    # The encrypted package itself: bytes that look like nothing.
+    return bytes(header + fat + directory) + bytes(range(256)) * 16
+
+
 def encrypted_zip_docx() -> bytes:
     """A docx whose members carry the 'encrypted' flag (traditional PKWARE)."""
     data = bytearray(docx(["secret"]))

@@ -113,6 +113,7 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "truncated parquet": ("a.parquet", lambda: b"PAR1\x15\x00\x15", "Parquet"),
     "encrypted pdf": ("secret.pdf", samples.encrypted_pdf, "encrypted"),
     "encrypted zip": ("secret.docx", samples.encrypted_zip_docx, "encrypted"),
+    "encrypted ooxml": ("locked.xlsx", samples.encrypted_ooxml, "encrypted"),
     "zip bomb": ("bomb.docx", lambda: samples.zip_bomb(40), "zip bomb"),
     "zip bomb declaring too much": ("bomb.xlsx", samples.zip_bomb, "more than 64 MiB"),
     "lying zip header": ("liar.docx", samples.lying_zip, "document.xml"),

@@ -466,7 +466,7 @@ def test_classify_prints_a_type_and_confidence_per_file_and_stores_nothing(
 
     assert [r["path"] for r in results] == files
     for result, name in zip(results, names, strict=True):
-        assert {"path", "artifact_type", "confidence"} <= set(result)
+        assert set(result) == {"path", "artifact_type", "confidence"}
         # Classifying a file says what a sync of it decided.
         assert result["artifact_type"] == library.artifacts[name]["artifact_type"]
         assert 0 < result["confidence"] <= 1
@@ -474,6 +474,25 @@ def test_classify_prints_a_type_and_confidence_per_file_and_stores_nothing(
     assert problem.stdout.count("\n") == 1
     listed = library.cli.call_json("artifacts", "list", "--limit", "100")
     assert len(listed) == len(DOCUMENTS)
+
+
+def test_classify_json_lists_only_the_files_classified_and_says_the_rest_on_stderr(
+    library: Library,
+) -> None:
+    good = str(library.root / "poems/winter.md")
+    missing = str(library.root / "nope.txt")
+    folder = str(library.root / "poems")
+
+    outcome = library.cli.call("classify", good, missing, folder, "--json", expect=2)
+
+    listed = outcome.json()
+    assert [set(r) for r in listed] == [{"path", "artifact_type", "confidence"}]
+    assert listed[0]["path"] == good
+    errors = outcome.stderr.splitlines()
+    assert len(errors) == 2
+    assert errors[0].startswith(f"midst-desktop: {missing}: ")
+    assert "No such file" in errors[0]
+    assert errors[1] == f"midst-desktop: {folder}: not a regular file"
 
 
 def test_restore_brings_back_the_decisions_of_the_backup(

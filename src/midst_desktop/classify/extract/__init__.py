@@ -23,6 +23,11 @@ from midst_desktop.classify.extract.identifiers import (
     find_doi,
     find_isbn,
 )
+from midst_desktop.classify.extract.probes import (
+    PROBE_FORMATS,
+    probes_enabled,
+    run_probe,
+)
 from midst_desktop.classify.sniff import SNIFF_BYTES, Sniffed, sniff
 
 __all__ = [
@@ -204,6 +209,8 @@ def extraction_format(name: str, sniffed: Sniffed) -> str | None:
     None when no extractor reads the file.
     """
     extension = extension_of(name)
+    if extension in PROBE_FORMATS and probes_enabled():
+        return extension
     named = TEXT_EXTENSIONS.get(extension)
     if named is None and extension in CODE_EXTENSIONS:
         named = "code"
@@ -271,6 +278,8 @@ def extract_file(
 
 
 def _dispatch(path: Path, name: str, fmt: str) -> Extraction:
+    if fmt in PROBE_FORMATS and probes_enabled():
+        return run_probe(fmt)
     if fmt == ENCRYPTED_OFFICE:
         raise ExtractError("the Office document is encrypted with a password")
     if fmt == "pdf":

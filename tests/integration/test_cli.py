@@ -430,6 +430,41 @@ def test_reclassify_below_a_confidence_spares_the_rest_and_the_persons_types(
     assert after["code/main.py"]["classified_by"] == "user"
 
 
+def test_reclassify_of_one_type_touches_that_type_only(library: Library) -> None:
+    cli = library.cli
+    csv, talk, code = (
+        library.artifacts["data/results.csv"],
+        library.artifacts["talks/keynote.pptx"],
+        library.artifacts["code/main.py"],
+    )
+    cli.call("artifacts", "edit", code["id"], "--type", "audio")
+    database = open_database(f"sqlite:///{cli.data_dir / 'midst.db'}")
+    try:
+        with database.write() as session:
+            # Two wrong guesses: one of the type asked for, one of another.
+            for artifact_id, wrong in ((csv["id"], "audio"), (talk["id"], "video")):
+                session.execute(
+                    update(Artifact)
+                    .where(Artifact.id == artifact_id)
+                    .values(artifact_type=wrong, confidence=0.05)
+                )
+    finally:
+        database.dispose()
+
+    run = cli.json("artifacts", "reclassify", "--type", "audio")
+
+    after = by_source(cli.call_json("artifacts", "list"))
+    assert run["status"] == "succeeded"
+    # Only the csv: the person's audio is not theirs to redo, the video not asked.
+    assert run["counts"]["listed"] == 1
+    assert run["counts"]["updated"] == 1
+    assert after["data/results.csv"]["artifact_type"] == csv["artifact_type"]
+    assert after["talks/keynote.pptx"]["artifact_type"] == "video"
+    assert after["talks/keynote.pptx"]["confidence"] == 0.05
+    assert after["code/main.py"]["artifact_type"] == "audio"
+    assert after["code/main.py"]["classified_by"] == "user"
+
+
 def test_export_approved_artifacts_as_json_and_bibtex(
     library: Library, tmp_path: Path
 ) -> None:

@@ -575,6 +575,37 @@ def ogg_vorbis(seconds: int = 4, title: str = "", artist: str = "") -> bytes:
     )
 
 
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def mp4(
+    path: Path, seconds: float = 7.5, brand: bytes = b"isom", title: str = ""
+) -> None:
+    """An ISO media file's frame (ftyp, moov with its movie header), no samples;
+    mutagen then writes the iTunes-style title."""
+    timescale = 1000
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    header = (
+        struct.pack(">I", 0)  # version 0, no flags
+        + struct.pack(">IIII", 0, 0, timescale, int(seconds * timescale))
+        + struct.pack(">IH", 0x10000, 0x100)  # rate 1.0, volume 1.0
+        + bytes(10)
+        + matrix
+        + bytes(24)
+        + struct.pack(">I", 2)  # the next track id
+    )
+    ftyp = _box(b"ftyp", brand + struct.pack(">I", 0) + brand + b"mp42")
+    path.write_bytes(ftyp + _box(b"moov", _box(b"mvhd", header)))
+    if title:
+        from mutagen.mp4 import MP4
+
+        tagged = MP4(path)
+        tagged["\xa9nam"] = [title]
+        tagged["\xa9ART"] = ["Tomas Reed"]
+        tagged.save()
+
+
 def _ebml(element_id: int, payload: bytes) -> bytes:
     id_bytes = element_id.to_bytes((element_id.bit_length() + 7) // 8, "big")
     size = len(payload) | (0x01 << 56)  # an 8-byte size field

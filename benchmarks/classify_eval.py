@@ -395,7 +395,9 @@ def markdown(result: dict[str, Any]) -> str:
         "midst-desktop runs as `classify --json` does: sniffing, extraction in its "
         "worker, rules, and confidences calibrated on the other folds only. "
         "The model column adds the learned model trained on the other folds' "
-        "files, as if the person had reviewed those.",
+        "files, as if the person had reviewed those, and decides each file with "
+        "`classify.files.decide` as the app does (a verdict at 0.95 or more is "
+        "not put to the model).",
         "",
         "| measure | midst-desktop (rules) | + learned model | original heuristic |",
         "|---|---|---|---|",

@@ -12,7 +12,8 @@ folds, and the calibration table that turns a rule's raw confidence into a
 calibrated one is fitted on the other folds' files only. Accuracy and
 macro-F1 are of the rules alone (no learned model). A further column shows
 what the learned model adds when it has been trained on the files of the
-other folds, as if the person had reviewed those.
+other folds, as if the person had reviewed those; both columns are decided by
+`classify.files.decide`, ceiling and all, as the app decides.
 
 `python -m benchmarks.classify_eval --write-calibration` also fits the table
 on the whole corpus and writes the one the package ships.
@@ -29,11 +30,17 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from benchmarks import corpus
 from benchmarks.original_heuristic import classify_local
+
+if TYPE_CHECKING:
+    from midst_desktop.classify.calibration import Calibration
+    from midst_desktop.classify.extract.base import Extraction
+    from midst_desktop.classify.files import Decision
+    from midst_desktop.classify.model import LearnedModel
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_TABLE = ROOT / "src" / "midst_desktop" / "classify" / "calibration.json"
@@ -67,6 +74,10 @@ class Outcome:
     confidence: float = 0.0  # calibrated on the other folds
     model_predicted: str = ""
     model_confidence: float = 0.0
+    # What the file showed the rules, so that a fold's table and model can
+    # decide it again as the app would.
+    head: bytes = b""
+    extraction: Extraction | None = None
 
 
 @contextlib.contextmanager
@@ -107,7 +118,7 @@ class Timing:
 def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], Timing]:
     """Classify every file as `classify --json` does; returns outcomes and time."""
     from midst_desktop.classify.calibration import Calibration
-    from midst_desktop.classify.files import FileClassifier
+    from midst_desktop.classify.files import FileClassifier, read_head
     from midst_desktop.classify.model import document_of
 
     outcomes: list[Outcome] = []
@@ -129,6 +140,7 @@ def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], Timin
                 cpu = time.process_time() - cpu
                 if classifier.worker_pid == worker:
                     cpu += _process_cpu(worker) - worker_cpu
+                head = read_head(relative)
             timing.wall += seconds
             timing.cpu += cpu
             original = classify_local(entry["path"])
@@ -151,6 +163,8 @@ def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], Timin
                     ),
                     original=original.artifact_type,
                     original_confidence=original.confidence,
+                    head=head,
+                    extraction=extraction,
                 )
             )
     return outcomes, timing
@@ -189,13 +203,28 @@ def cross_validate(outcomes: list[Outcome]) -> None:
         model = fit_model([Example(o.document, o.truth, 1.0) for o in train])
         for index in held_out:
             outcome = outcomes[index]
-            outcome.confidence = table(outcome.rule, outcome.raw)
-            guess, probability = model.predict(outcome.document)
-            if guess != outcome.predicted and probability > outcome.confidence:
-                outcome.model_predicted, outcome.model_confidence = guess, probability
-            else:
-                outcome.model_predicted = outcome.predicted
-                outcome.model_confidence = outcome.confidence
+            outcome.confidence = held_out_decision(outcome, table).confidence
+            with_model = held_out_decision(outcome, table, model)
+            outcome.model_predicted = with_model.artifact_type
+            outcome.model_confidence = with_model.confidence
+
+
+def held_out_decision(
+    outcome: Outcome, table: Calibration, model: LearnedModel | None = None
+) -> Decision:
+    """The file decided by `classify.files.decide`, with a fold's table and model."""
+    from midst_desktop.classify.files import decide
+
+    path = PurePosixPath(outcome.path)
+    return decide(
+        path.name,
+        path.as_posix(),
+        None,
+        outcome.head,
+        outcome.extraction,
+        table,
+        model,
+    )
 
 
 def scores(
@@ -366,7 +395,9 @@ def markdown(result: dict[str, Any]) -> str:
         "midst-desktop runs as `classify --json` does: sniffing, extraction in its "
         "worker, rules, and confidences calibrated on the other folds only. "
         "The model column adds the learned model trained on the other folds' "
-        "files, as if the person had reviewed those.",
+        "files, as if the person had reviewed those, and decides each file with "
+        "`classify.files.decide` as the app does (a verdict at 0.95 or more is "
+        "not put to the model).",
         "",
         "| measure | midst-desktop (rules) | + learned model | original heuristic |",
         "|---|---|---|---|",

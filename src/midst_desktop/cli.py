@@ -42,6 +42,8 @@ from midst_desktop.sync.providers.base import ProviderError
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# What `classify --json` prints of each file: the contract, and nothing more.
+CLASSIFY_JSON_KEYS = ("path", "artifact_type", "confidence")
 
 
 class UsageError(Exception):
@@ -577,7 +579,7 @@ class Commands:
         from midst_desktop.classify.files import FileClassifier
         from midst_desktop.classify.model import load as load_model
 
-        results = []
+        classified = []
         problems = 0
         data_dir = self.settings.data_dir
         model = load_model(data_dir) if data_dir.is_dir() else None
@@ -587,16 +589,18 @@ class Commands:
                 if result.get("error"):
                     problems += 1
                     print(f"midst-desktop: {name}: {result['error']}", file=sys.stderr)
-                results.append(result)
+                    continue
+                classified.append({key: result[key] for key in CLASSIFY_JSON_KEYS})
         if self.args.json:
-            _print_json(results)
+            # The list holds the files classified; a file that could not be read
+            # is only its line on stderr and the exit code (DESIGN.md section 5).
+            _print_json(classified)
         else:
-            for result in results:
-                if not result.get("error"):
-                    print(
-                        f"{result['artifact_type']:<16} {result['confidence']:.2f}  "
-                        f"{result['path']}"
-                    )
+            for result in classified:
+                print(
+                    f"{result['artifact_type']:<16} {result['confidence']:.2f}  "
+                    f"{result['path']}"
+                )
         return EXIT_USAGE if problems else EXIT_OK
 
     # backup

@@ -430,6 +430,41 @@ def test_reclassify_below_a_confidence_spares_the_rest_and_the_persons_types(
     assert after["code/main.py"]["classified_by"] == "user"
 
 
+def test_reclassify_of_one_type_touches_that_type_only(library: Library) -> None:
+    cli = library.cli
+    csv, talk, code = (
+        library.artifacts["data/results.csv"],
+        library.artifacts["talks/keynote.pptx"],
+        library.artifacts["code/main.py"],
+    )
+    cli.call("artifacts", "edit", code["id"], "--type", "audio")
+    database = open_database(f"sqlite:///{cli.data_dir / 'midst.db'}")
+    try:
+        with database.write() as session:
+            # Two wrong guesses: one of the type asked for, one of another.
+            for artifact_id, wrong in ((csv["id"], "audio"), (talk["id"], "video")):
+                session.execute(
+                    update(Artifact)
+                    .where(Artifact.id == artifact_id)
+                    .values(artifact_type=wrong, confidence=0.05)
+                )
+    finally:
+        database.dispose()
+
+    run = cli.json("artifacts", "reclassify", "--type", "audio")
+
+    after = by_source(cli.call_json("artifacts", "list"))
+    assert run["status"] == "succeeded"
+    # Only the csv: the person's audio is not theirs to redo, the video not asked.
+    assert run["counts"]["listed"] == 1
+    assert run["counts"]["updated"] == 1
+    assert after["data/results.csv"]["artifact_type"] == csv["artifact_type"]
+    assert after["talks/keynote.pptx"]["artifact_type"] == "video"
+    assert after["talks/keynote.pptx"]["confidence"] == 0.05
+    assert after["code/main.py"]["artifact_type"] == "audio"
+    assert after["code/main.py"]["classified_by"] == "user"
+
+
 def test_export_approved_artifacts_as_json_and_bibtex(
     library: Library, tmp_path: Path
 ) -> None:
@@ -466,7 +501,7 @@ def test_classify_prints_a_type_and_confidence_per_file_and_stores_nothing(
 
     assert [r["path"] for r in results] == files
     for result, name in zip(results, names, strict=True):
-        assert {"path", "artifact_type", "confidence"} <= set(result)
+        assert set(result) == {"path", "artifact_type", "confidence"}
         # Classifying a file says what a sync of it decided.
         assert result["artifact_type"] == library.artifacts[name]["artifact_type"]
         assert 0 < result["confidence"] <= 1
@@ -474,6 +509,25 @@ def test_classify_prints_a_type_and_confidence_per_file_and_stores_nothing(
     assert problem.stdout.count("\n") == 1
     listed = library.cli.call_json("artifacts", "list", "--limit", "100")
     assert len(listed) == len(DOCUMENTS)
+
+
+def test_classify_json_lists_only_the_files_classified_and_says_the_rest_on_stderr(
+    library: Library,
+) -> None:
+    good = str(library.root / "poems/winter.md")
+    missing = str(library.root / "nope.txt")
+    folder = str(library.root / "poems")
+
+    outcome = library.cli.call("classify", good, missing, folder, "--json", expect=2)
+
+    listed = outcome.json()
+    assert [set(r) for r in listed] == [{"path", "artifact_type", "confidence"}]
+    assert listed[0]["path"] == good
+    errors = outcome.stderr.splitlines()
+    assert len(errors) == 2
+    assert errors[0].startswith(f"midst-desktop: {missing}: ")
+    assert "No such file" in errors[0]
+    assert errors[1] == f"midst-desktop: {folder}: not a regular file"
 
 
 def test_restore_brings_back_the_decisions_of_the_backup(

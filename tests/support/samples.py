@@ -461,6 +461,14 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     )
 
 
+def jpeg_bomb(width: int = 65_000, height: int = 65_000) -> bytes:
+    """A small JPEG whose frame header claims about four billion pixels."""
+    data = bytearray(photo_jpeg(16, 16, gps=False))
+    frame = data.find(b"\xff\xc0")  # baseline start of frame: P, height, width
+    struct.pack_into(">HH", data, frame + 5, height, width)
+    return bytes(data)
+
+
 def wav(seconds: float = 1.5, rate: int = 8000) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as writer:
@@ -512,6 +520,90 @@ def flac(path: Path, seconds: int = 3, title: str = "", artist: str = "") -> Non
         if artist:
             audio["artist"] = artist
         audio.save()
+
+
+def _ogg_crc(data: bytes) -> int:
+    """Ogg's page checksum: CRC-32, polynomial 0x04C11DB7, not reflected."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = (crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def _ogg_page(packet: bytes, sequence: int, granule: int, flags: int) -> bytes:
+    lacing = [255] * (len(packet) // 255) + [len(packet) % 255]
+    header = (
+        b"OggS"
+        + struct.pack("<BBqII", 0, flags, granule, 0x5EED, sequence)
+        + b"\x00\x00\x00\x00"
+        + bytes([len(lacing), *lacing])
+    )
+    page = bytearray(header + packet)
+    struct.pack_into("<I", page, 22, _ogg_crc(bytes(page)))
+    return bytes(page)
+
+
+def ogg_vorbis(seconds: int = 4, title: str = "", artist: str = "") -> bytes:
+    """Ogg Vorbis framing: the identification and comment headers, and a last
+    page whose granule position gives the length (no audio packets)."""
+    rate = 44100
+    identification = (
+        b"\x01vorbis"
+        + struct.pack("<IBIiii", 0, 2, rate, 0, 128_000, 0)
+        + bytes([0xB8, 0x01])  # block sizes 256 and 2048; framing bit
+    )
+    comments = [
+        f"{key}={value}".encode()
+        for key, value in (("TITLE", title), ("ARTIST", artist))
+        if value
+    ]
+    comment = (
+        b"\x03vorbis"
+        + struct.pack("<I", 4)
+        + b"test"
+        + struct.pack("<I", len(comments))
+        + b"".join(struct.pack("<I", len(c)) + c for c in comments)
+        + b"\x01"
+    )
+    return (
+        _ogg_page(identification, 0, 0, 0x02)
+        + _ogg_page(comment, 1, 0, 0)
+        + _ogg_page(b"", 2, rate * seconds, 0x04)
+    )
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def mp4(
+    path: Path, seconds: float = 7.5, brand: bytes = b"isom", title: str = ""
+) -> None:
+    """An ISO media file's frame (ftyp, moov with its movie header), no samples;
+    mutagen then writes the iTunes-style title."""
+    timescale = 1000
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    header = (
+        struct.pack(">I", 0)  # version 0, no flags
+        + struct.pack(">IIII", 0, 0, timescale, int(seconds * timescale))
+        + struct.pack(">IH", 0x10000, 0x100)  # rate 1.0, volume 1.0
+        + bytes(10)
+        + matrix
+        + bytes(24)
+        + struct.pack(">I", 2)  # the next track id
+    )
+    ftyp = _box(b"ftyp", brand + struct.pack(">I", 0) + brand + b"mp42")
+    path.write_bytes(ftyp + _box(b"moov", _box(b"mvhd", header)))
+    if title:
+        from mutagen.mp4 import MP4
+
+        tagged = MP4(path)
+        tagged["\xa9nam"] = [title]
+        tagged["\xa9ART"] = ["Tomas Reed"]
+        tagged.save()
 
 
 def _ebml(element_id: int, payload: bytes) -> bytes:
@@ -613,6 +705,75 @@ def billion_laughs_docx() -> bytes:
                 content = document.encode()
             archive.writestr(info.filename, content)
     return out.getvalue()
+
+
+def _laughs_doctype(root: str) -> str:
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
+        for i in range(1, 10)
+    )
+    return f'<?xml version="1.0"?><!DOCTYPE {root} [{entities}]>'
+
+
+def _with_member(data: bytes, member: str, content: str) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            body = content.encode() if info.filename == member else source.read(info)
+            archive.writestr(info, body)
+    return out.getvalue()
+
+
+def billion_laughs_odt() -> bytes:
+    """An ODT whose content.xml expands one entity a billion times."""
+    content = (
+        _laughs_doctype("office:document-content")
+        + '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:'
+        'xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:'
+        'text:1.0"><office:body><office:text><text:p>&lol9;</text:p>'
+        "</office:text></office:body></office:document-content>"
+    )
+    return _with_member(odt(["placeholder"]), "content.xml", content)
+
+
+def billion_laughs_epub() -> bytes:
+    """An EPUB whose package document expands one entity a billion times."""
+    package = (
+        _laughs_doctype("package")
+        + '<package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
+        '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        "<dc:title>&lol9;</dc:title></metadata><manifest/><spine/></package>"
+    )
+    return _with_member(epub("T", "A", ["x" * 500]), "OEBPS/content.opf", package)
+
+
+def encrypted_ooxml() -> bytes:
+    """A password-protected .docx as Office saves it: an OLE2 compound file
+    whose directory names the EncryptionInfo and EncryptedPackage streams."""
+    header = bytearray(512)
+    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHH", header, 24, 0x3E, 3, 0xFFFE)  # version 3, LE
+    struct.pack_into("<HH", header, 30, 9, 6)  # 512-byte sectors, 64-byte mini
+    struct.pack_into("<II", header, 44, 1, 1)  # one FAT sector; directory at 1
+    header[76:512] = b"\xff" * 436
+    struct.pack_into("<I", header, 76, 0)  # the FAT is sector 0
+    fat = bytearray(b"\xff" * 512)
+    struct.pack_into("<III", fat, 0, 0xFFFFFFFD, 0xFFFFFFFE, 0xFFFFFFFE)
+    directory = bytearray()
+    for entry_name, kind in (
+        ("Root Entry", 5),
+        ("EncryptionInfo", 2),
+        ("EncryptedPackage", 2),
+    ):
+        entry = bytearray(128)
+        encoded = (entry_name + "\x00").encode("utf-16-le")
+        entry[: len(encoded)] = encoded
+        struct.pack_into("<HB", entry, 64, len(encoded), kind)
+        directory += entry
+    directory += bytes(512 - len(directory))
+    # The encrypted package itself: bytes that look like nothing.
+    return bytes(header + fat + directory) + bytes(range(256)) * 16
 
 
 def encrypted_zip_docx() -> bytes:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from benchmarks import classify_eval
 from benchmarks.original_heuristic import LOCAL_MIMES, classify_by_heuristics
+
+from midst_desktop.classify.calibration import Calibration, Curve
+from midst_desktop.classify.extract import extract_file
+from midst_desktop.classify.files import MODEL_CEILING
+from midst_desktop.classify.model import Example, document_of, fit
+from midst_desktop.classify.rules import SNIFF_BYTES, classify
+from tests.support import samples
 
 PPTX = LOCAL_MIMES["pptx"]
 XLSX = LOCAL_MIMES["xlsx"]
@@ -82,3 +91,47 @@ def test_scores_of_a_small_known_case() -> None:
     assert result["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2, abs=1e-4)
     assert result["coverage_at_0.7"] == 0.75
     assert result["accuracy_at_0.7"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_the_model_column_is_decided_as_the_app_decides(tmp_path: Path) -> None:
+    talk = tmp_path / "talk.pptx"
+    talk.write_bytes(samples.pptx([["Results"], ["Method"], ["Thanks"]]))
+    extraction = extract_file(talk)
+    head = talk.read_bytes()[:SNIFF_BYTES]
+    verdict = classify(talk.name, talk.name, None, head, extraction)
+    document = document_of(
+        talk.name,
+        talk.name,
+        verdict.mime_type,
+        extraction.text,
+        extraction.metadata_json(),
+    )
+    # A person who files such decks as datasets, and writes poems otherwise.
+    model = fit(
+        [Example(document, "dataset", 1.0)] * 15
+        + [Example("winter river heron stanza", "creative_writing", 1.0)] * 15
+    )
+    guess, probability = model.predict(document)
+    assert guess == "dataset" and probability > 0.97
+    outcome = replace(
+        _outcome("p", truth="presentation"),
+        path=talk.name,
+        predicted=str(verdict.artifact_type),
+        rule=verdict.rule,
+        raw=verdict.confidence,
+        head=head,
+        extraction=extraction,
+    )
+
+    def table(calibrated: float) -> Calibration:
+        flat = Curve((0.0, 1.0), (calibrated, calibrated))
+        return Calibration(rules={verdict.rule: flat})
+
+    sure = classify_eval.held_out_decision(outcome, table(0.96), model)
+    unsure = classify_eval.held_out_decision(outcome, table(0.5), model)
+
+    # A verdict at the ceiling is not put to the model, however sure it is.
+    assert MODEL_CEILING <= 0.96
+    assert (sure.artifact_type, sure.confidence) == ("presentation", 0.96)
+    assert (unsure.artifact_type, unsure.classified_by) == ("dataset", "model")
+    assert unsure.confidence == probability

@@ -261,6 +261,24 @@ def test_avi_gives_duration(tmp_path: Path) -> None:
     assert result.metadata["duration_seconds"] == 10.0
 
 
+def test_mp4_and_m4a_give_duration_and_tags_through_mutagen(tmp_path: Path) -> None:
+    clip, memo = tmp_path / "clip.mp4", tmp_path / "memo.m4a"
+    samples.mp4(clip, seconds=7.5, title="Harbour at Dusk")
+    samples.mp4(memo, seconds=42.25, brand=b"M4A ", title="Voice Memo")
+
+    video, audio = extract_file(clip), extract_file(memo)
+
+    assert (video.format, video.error) == ("mp4", None)
+    assert video.metadata["duration_seconds"] == 7.5
+    assert video.metadata["has_video"] is True
+    assert video.title == "Harbour at Dusk"
+    assert video.authors == ["Tomas Reed"]
+    assert (audio.format, audio.error) == ("m4a", None)
+    assert audio.metadata["duration_seconds"] == 42.25
+    assert audio.metadata["has_video"] is False
+    assert audio.title == "Voice Memo"
+
+
 def test_csv_and_tsv_give_rows_columns_and_header(tmp_path: Path) -> None:
     result = extract_file(write(tmp_path, "depths.csv", samples.csv_text(30)))
     assert result.format == "csv"

@@ -6,15 +6,19 @@ import os
 import signal
 import struct
 import sys
+import tempfile
 import threading
-import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from midst_desktop.classify.extract import extract_file
+from midst_desktop.classify.extract.base import MEMORY_MESSAGE
 from midst_desktop.classify.extract.isolation import ExtractorPool, Limits
+from midst_desktop.classify.extract.probes import PROBES_VARIABLE
 from tests.support import samples
 
 
@@ -78,6 +82,20 @@ def _corrupt_member(data: bytes, member: str) -> bytes:
     return bytes(patched)
 
 
+def _mp3_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "song.mp3"
+        samples.mp3(path, title="Tide", artist="Someone")
+        return path.read_bytes()
+
+
+def _flac_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "song.flac"
+        samples.flac(path, title="Tide", artist="Someone")
+        return path.read_bytes()
+
+
 def _odd_encoding() -> bytes:
     xml = b'<?xml version="1.0" encoding="no-such-codec"?><w:document/>'
     return _replaced(samples.docx(["x"]), "word/document.xml", xml)
@@ -99,6 +117,12 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
         "zip",
     ),
     "truncated odt": ("a.odt", lambda: cut(samples.odt(["x"] * 50)), "zip"),
+    "truncated ods": (
+        "a.ods",
+        lambda: cut(samples.ods({"Counts": [["site", "n"], ["S1", "4"]] * 40})),
+        "zip",
+    ),
+    "truncated odp": ("a.odp", lambda: cut(samples.odp([["x"]] * 30)), "zip"),
     "truncated epub": (
         "a.epub",
         lambda: cut(samples.epub("T", "A", ["x" * 900])),
@@ -107,15 +131,25 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "truncated jpeg": ("a.jpg", lambda: cut(samples.photo_jpeg()), "image"),
     "truncated png": ("a.png", lambda: cut(samples.png(300, 300)), "image"),
     "truncated webm": ("a.webm", lambda: samples.webm()[:30], "Matroska"),
+    "truncated mp3 tag": ("a.mp3", lambda: _mp3_bytes()[:200], "cut off"),
+    "truncated flac": ("a.flac", lambda: _flac_bytes()[:60], "media"),
+    "truncated ogg": ("a.ogg", lambda: samples.ogg_vorbis()[:90], "media"),
     "truncated avi": ("a.avi", lambda: samples.avi()[:20], "AVI"),
     "truncated json": ("a.json", lambda: cut(samples.json_records(50)), "JSON"),
     "truncated parquet": ("a.parquet", lambda: b"PAR1\x15\x00\x15", "Parquet"),
     "encrypted pdf": ("secret.pdf", samples.encrypted_pdf, "encrypted"),
     "encrypted zip": ("secret.docx", samples.encrypted_zip_docx, "encrypted"),
+    "encrypted ooxml": ("locked.xlsx", samples.encrypted_ooxml, "encrypted"),
     "zip bomb": ("bomb.docx", lambda: samples.zip_bomb(40), "zip bomb"),
     "zip bomb declaring too much": ("bomb.xlsx", samples.zip_bomb, "more than 64 MiB"),
     "lying zip header": ("liar.docx", samples.lying_zip, "document.xml"),
     "billion laughs": ("laughs.docx", samples.billion_laughs_docx, "entities"),
+    "billion laughs in odt": ("laughs.odt", samples.billion_laughs_odt, "entities"),
+    "billion laughs in epub": (
+        "laughs.epub",
+        samples.billion_laughs_epub,
+        "entities",
+    ),
     "corrupt sheet stream": (
         "sheet.xlsx",
         lambda: _corrupt_member(
@@ -133,6 +167,7 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "unknown xml encoding": ("enc.docx", _odd_encoding, "unknown encoding"),
     "unknown encoding in meta": ("enc.odt", _odd_meta, "unknown encoding"),
     "decompression bomb": ("huge.png", samples.png_bomb, "decompression bomb"),
+    "jpeg decompression bomb": ("huge.jpg", samples.jpeg_bomb, "decompression bomb"),
     "empty pdf": ("empty.pdf", lambda: b"", "PDF"),
     "empty docx": ("empty.docx", lambda: b"", "zip"),
     "empty jpeg": ("empty.jpg", lambda: b"", "image"),
@@ -161,14 +196,33 @@ def test_a_hostile_file_is_one_recorded_failure(
     assert_still_serving(pool, tmp_path)
 
 
-def test_the_zip_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+def test_the_zip_bomb_is_refused_before_it_is_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write(tmp_path, "bomb.docx", samples.zip_bomb(60))
-    assert path.stat().st_size < 1024 * 1024
-    started = time.process_time()
+    opened: list[str] = []
+    expanded: list[int] = []
+    real_open = zipfile.ZipFile.open
+    real_read = zipfile.ZipExtFile.read
+
+    def recording_open(self: zipfile.ZipFile, name: Any, *args: Any, **kw: Any) -> Any:
+        opened.append(name if isinstance(name, str) else name.filename)
+        return real_open(self, name, *args, **kw)
+
+    def counting_read(self: zipfile.ZipExtFile, size: int = -1) -> bytes:
+        data = real_read(self, size)
+        expanded.append(len(data))
+        return data
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", recording_open)
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counting_read)
+
     result = extract_file(path)
-    # Expanding 200 MiB would take far longer than reading the directory.
+
     assert result.error is not None and "zip bomb" in result.error
-    assert time.process_time() - started < 5
+    # The directory alone condemns it: the 60 MiB member is never opened.
+    assert "word/document.xml" not in opened
+    assert sum(expanded) < 64 * 1024
 
 
 def test_an_empty_text_file_is_empty_not_broken(tmp_path: Path) -> None:
@@ -230,6 +284,51 @@ def test_the_worker_runs_under_the_memory_and_cpu_limits(tmp_path: Path) -> None
     assert address.split()[3] == str(768 * 1024 * 1024)
     cpu = next(line for line in limits if line.startswith("Max cpu time"))
     assert cpu.split()[3] != "unlimited"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS")
+def test_a_file_that_exhausts_the_memory_limit_costs_that_file_and_its_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PROBES_VARIABLE, "1")
+    with ExtractorPool(Limits(timeout_seconds=120, memory_mb=768)) as pool:
+        pool.extract(write(tmp_path, "ok.txt", "fine"))
+        first_pid = pool.pid
+
+        result = pool.extract(write(tmp_path, "hungry.midst-probe-memory", "x"))
+
+        assert result.error == MEMORY_MESSAGE
+        assert pool.restarts == 1
+        assert_still_serving(pool, tmp_path)
+        assert pool.pid != first_pid
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_CPU")
+def test_a_file_that_exhausts_the_cpu_limit_costs_that_file_and_its_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PROBES_VARIABLE, "1")
+    # The clock allows far more than the CPU limit: only the limit can stop it.
+    with ExtractorPool(Limits(timeout_seconds=300, cpu_seconds=1)) as pool:
+        pool.extract(write(tmp_path, "ok.txt", "fine"))
+        first_pid = pool.pid
+
+        result = pool.extract(write(tmp_path, "busy.midst-probe-cpu", "x"))
+
+        assert result.error == "extraction used more than 1 s of CPU"
+        assert pool.restarts == 1
+        assert_still_serving(pool, tmp_path)
+        assert pool.pid != first_pid
+
+
+def test_the_limit_probes_are_plain_files_unless_the_tests_ask_for_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PROBES_VARIABLE, raising=False)
+    for name in ("hungry.midst-probe-memory", "busy.midst-probe-cpu"):
+        result = extract_file(write(tmp_path, name, "just some words"))
+        assert result.error is None
+        assert (result.format, result.text) == ("text", "just some words")
 
 
 def test_a_broken_file_never_raises_from_extract_file(tmp_path: Path) -> None:

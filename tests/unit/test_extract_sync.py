@@ -34,6 +34,7 @@ def folder(tmp_path: Path) -> Path:
         "broken/cut.pdf": samples.pdf([samples.PAPER])[:300],
         "broken/bomb.docx": samples.zip_bomb(40),
         "broken/laughs.docx": samples.billion_laughs_docx(),
+        "broken/locked.docx": samples.encrypted_ooxml(),
         "notes/heron.txt": samples.POEM.encode(),
     }
     for name, content in files.items():
@@ -102,10 +103,11 @@ def test_hostile_files_are_recorded_skips_and_the_run_succeeds(
 
     assert run.status == RunStatus.SUCCEEDED
     files = source_files(database)
-    for name in ("broken/cut.pdf", "broken/bomb.docx", "broken/laughs.docx"):
-        assert files[name].skip_reason == "extract_failed"
-        assert files[name].artifact_id is None
-    assert run.skipped == 3
+    broken = ("cut.pdf", "bomb.docx", "laughs.docx", "locked.docx")
+    for name in broken:
+        assert files[f"broken/{name}"].skip_reason == "extract_failed"
+        assert files[f"broken/{name}"].artifact_id is None
+    assert run.skipped == 4
     assert run.created == 4
     # Nothing is left behind: no spool file, no worker process.
     assert list((settings.cache_dir / "extract").iterdir()) == []

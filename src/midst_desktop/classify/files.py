@@ -203,6 +203,6 @@ class FileClassifier:
 def classify_path(
     path: Path, data_dir: Path | None = None, model: LearnedModel | None = None
 ) -> dict[str, Any]:
-    """One file, as `classify --json` reports it."""
+    """One file and what decided it; `classify --json` prints three of its keys."""
     with FileClassifier(data_dir, model) as classifier:
         return classifier.classify_path(path)

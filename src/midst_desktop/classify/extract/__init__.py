@@ -23,6 +23,11 @@ from midst_desktop.classify.extract.identifiers import (
     find_doi,
     find_isbn,
 )
+from midst_desktop.classify.extract.probes import (
+    PROBE_FORMATS,
+    probes_enabled,
+    run_probe,
+)
 from midst_desktop.classify.sniff import SNIFF_BYTES, Sniffed, sniff
 
 __all__ = [
@@ -98,6 +103,9 @@ OFFICE_FORMATS = frozenset(
 # from marked-up records by how much prose sits between the tags.
 TEXT_FORMATS = frozenset(["text", "markdown", "latex", "code", "html", "xml"])
 TABLE_FORMATS = frozenset(["csv", "tsv", "json", "jsonl", "parquet"])
+# An OOXML document saved with a password: an OLE2 file holding the encrypted
+# zip. Nothing in it can be read, and saying so makes it a recorded skip.
+ENCRYPTED_OFFICE = "encrypted-office"
 TEXT_EXTENSIONS = {
     "txt": "text",
     "text": "text",
@@ -201,6 +209,8 @@ def extraction_format(name: str, sniffed: Sniffed) -> str | None:
     None when no extractor reads the file.
     """
     extension = extension_of(name)
+    if extension in PROBE_FORMATS and probes_enabled():
+        return extension
     named = TEXT_EXTENSIONS.get(extension)
     if named is None and extension in CODE_EXTENSIONS:
         named = "code"
@@ -222,7 +232,7 @@ def extraction_format(name: str, sniffed: Sniffed) -> str | None:
 
 def _extractable(fmt: str) -> bool:
     return (
-        fmt in {"pdf", "epub", "zip"}
+        fmt in {"pdf", "epub", "zip", ENCRYPTED_OFFICE}
         or fmt in OFFICE_FORMATS
         or fmt in TEXT_FORMATS
         or fmt in TABLE_FORMATS
@@ -268,6 +278,10 @@ def extract_file(
 
 
 def _dispatch(path: Path, name: str, fmt: str) -> Extraction:
+    if fmt in PROBE_FORMATS and probes_enabled():
+        return run_probe(fmt)
+    if fmt == ENCRYPTED_OFFICE:
+        raise ExtractError("the Office document is encrypted with a password")
     if fmt == "pdf":
         from midst_desktop.classify.extract.pdf import extract_pdf
 

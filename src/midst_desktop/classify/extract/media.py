@@ -181,4 +181,9 @@ def _avi(path: Path) -> Extraction:
 
 def _short(error: BaseException) -> str:
     text = str(error).splitlines()[0][:160] if str(error) else ""
-    return text or type(error).__name__
+    if text:
+        return text
+    # mutagen says nothing when a tag or header ends before its declared size.
+    if isinstance(error, mutagen.MutagenError):
+        return "cut off or damaged"
+    return type(error).__name__

@@ -159,9 +159,7 @@ def test_full_then_incremental_follow_edits_moves_and_deletes(emu, box) -> None:
     assert [r.route for r in emu.records()] == ["files/list_folder/continue"]
 
 
-def test_a_moved_file_with_the_same_content_is_not_downloaded_again(
-    emu, box
-) -> None:
+def test_a_moved_file_with_the_same_content_is_not_downloaded_again(emu, box) -> None:
     thesis = emu.add_file("/Papers/thesis.pdf", samples.pdf([["A thesis"]]))
     kept = emu.add_file("/Papers/chapter.pdf", samples.pdf([["A chapter"]]))
     dropbox = box()

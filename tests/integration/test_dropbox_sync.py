@@ -159,6 +159,42 @@ def test_full_then_incremental_follow_edits_moves_and_deletes(emu, box) -> None:
     assert [r.route for r in emu.records()] == ["files/list_folder/continue"]
 
 
+def test_a_moved_file_with_the_same_content_is_not_downloaded_again(emu, box) -> None:
+    thesis = emu.add_file("/Papers/thesis.pdf", samples.pdf([["A thesis"]]))
+    kept = emu.add_file("/Papers/chapter.pdf", samples.pdf([["A chapter"]]))
+    dropbox = box()
+    dropbox.sync(RunKind.FULL)
+    before = dropbox.artifacts()
+    with dropbox.database.write() as session:
+        edited = session.get(Artifact, before[kept].id)
+        assert edited is not None
+        edited.title, edited.title_edited = "My chapter", True
+
+    emu.move("/Papers/thesis.pdf", "/Final/Thesis final.pdf")
+    emu.move("/Papers/chapter.pdf", "/Final/chapter-2.pdf")
+    emu.clear_records()
+    run = dropbox.sync()
+
+    assert run.updated == 2
+    assert "files/download" not in [r.route for r in emu.records()]
+    after = dropbox.artifacts()
+    moved = after[thesis]
+    assert moved.id == before[thesis].id
+    assert moved.source_path == "/Final/Thesis final.pdf"
+    assert (moved.artifact_type, moved.confidence, moved.mime_type) == (
+        before[thesis].artifact_type,
+        before[thesis].confidence,
+        before[thesis].mime_type,
+    )
+    # A title the old name gave follows the new name; one the person set stays.
+    assert moved.title == "Thesis final"
+    assert after[kept].title == "My chapter"
+    with dropbox.database.read() as session:
+        assert session.scalars(
+            select(SourceFile.content_hash).where(SourceFile.source_id == thesis)
+        ).one() == (before[thesis].content_hash)
+
+
 def test_a_folder_sync_matches_the_folder_whatever_the_case_typed(emu, box) -> None:
     kept = emu.add_file("/Papers/2024/kept.txt", b"kept")
     gone = emu.add_file("/Papers/2024/gone.txt", b"gone")

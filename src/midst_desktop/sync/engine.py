@@ -124,6 +124,11 @@ class StoredFile(NamedTuple):
     artifact_id: str | None
     skip_reason: str | None
     vanished: bool
+    # Read for the change feeds only (stored_by_ids), where a file may have
+    # been renamed or moved with its content unchanged.
+    name: str | None = None
+    content_hash: str | None = None
+    mime_type: str | None = None
 
 
 class MoveCandidate(NamedTuple):
@@ -159,6 +164,8 @@ class Batch:
     refreshed: list[tuple[Any, ...]] = field(default_factory=list)
     refreshed_texts: list[tuple[Any, ...]] = field(default_factory=list)
     retitled: list[tuple[Any, ...]] = field(default_factory=list)
+    renamed: list[tuple[Any, ...]] = field(default_factory=list)
+    renamed_texts: list[tuple[Any, ...]] = field(default_factory=list)
     reappeared: list[tuple[Any, ...]] = field(default_factory=list)
     vanished_files: list[tuple[Any, ...]] = field(default_factory=list)
     vanished_artifacts: list[tuple[Any, ...]] = field(default_factory=list)
@@ -599,7 +606,7 @@ class SyncEngine:
                     rows = cursor.fetchall()
                 finally:
                     cursor.close()
-            yield from map(StoredFile._make, rows)
+            yield from itertools.starmap(StoredFile, rows)
             if len(rows) < STORED_ROWS_PAGE:
                 return
             after = rows[-1][1]
@@ -878,6 +885,9 @@ class SyncEngine:
             batch.dropped_files.append((stored.id,))
             self._add(batch, context, listed, counts)
             return
+        if context.only_moved(stored, listed):
+            self._move_in_place(batch, context, stored, listed, counts)
+            return
         reason, content_hash, verdict = context.examine(listed)
         modified = context.time(listed.modified_ns)
         mime = verdict.mime_type if verdict is not None else listed.mime_type
@@ -931,6 +941,53 @@ class SyncEngine:
             batch.retitled.append((content.title, stored.artifact_id))
         counts.updated += 1
 
+    def _move_in_place(
+        self,
+        batch: Batch,
+        context: _Context,
+        stored: StoredFile,
+        listed: ListedFile,
+        counts: RunCounts,
+    ) -> None:
+        """A file renamed or moved, its content the same: new path, same verdict.
+
+        Nothing is downloaded or classified again. A title that was the old
+        name's follows the new name, unless the person edited it.
+        """
+        assert stored.artifact_id is not None
+        modified = context.time(listed.modified_ns)
+        now = context.time_now
+        batch.changed_files.append(
+            (
+                listed.path,
+                listed.name,
+                listed.size,
+                modified,
+                listed.version,
+                listed.fingerprint,
+                stored.content_hash,
+                stored.mime_type,
+                None,
+                stored.id,
+            )
+        )
+        batch.changed_artifacts.append(
+            (
+                listed.path,
+                listed.name,
+                listed.size,
+                stored.content_hash,
+                modified,
+                now,
+                stored.artifact_id,
+            )
+        )
+        if stored.name is not None and stored.name != listed.name:
+            old, new = title_from_name(stored.name), title_from_name(listed.name)
+            batch.renamed.append((new, stored.artifact_id, old))
+            batch.renamed_texts.append((new, stored.artifact_id, old))
+        counts.updated += 1
+
     def _vanish(self, batch: Batch, stored: StoredFile, counts: RunCounts) -> None:
         if stored.vanished:
             return
@@ -960,6 +1017,8 @@ class SyncEngine:
                 (sql.refresh_content, batch.refreshed),
                 (sql.refresh_text, batch.refreshed_texts),
                 (sql.retitle_text, batch.retitled),
+                (sql.rename_title, batch.renamed),
+                (sql.rename_text_title, batch.renamed_texts),
                 (sql.vanish_file, batch.vanished_files),
                 (sql.vanish_artifact, batch.vanished_artifacts),
                 (sql.mark_seen, batch.seen),
@@ -1294,6 +1353,24 @@ class _Context:
             return not self.config.allowed_mime_types
         return self.config.skip_reason(listed.rel_path, listed.size, None) != (
             stored.skip_reason
+        )
+
+    def only_moved(self, stored: StoredFile, listed: ListedFile) -> bool:
+        """Whether a changed file kept its content and kind: a rename or move.
+
+        Only a provider's own content hash tells (Drive's SHA-256, Dropbox's
+        content hash); a local file's path is its id, so a local move is
+        matched after the run instead.
+        """
+        return (
+            listed.content_hash is not None
+            and listed.content_hash == stored.content_hash
+            and stored.name is not None
+            and listed.export_extension is None
+            and listed.skip_reason is None
+            and stored.skip_reason is None
+            and names.suffix(listed.name).lower() == names.suffix(stored.name).lower()
+            and self.config.skip_reason(listed.rel_path, listed.size, None) is None
         )
 
     def examine(
@@ -1658,6 +1735,16 @@ class _Statements:
                 "WHERE a.id = artifact_texts.artifact_id AND a.title_edited = FALSE)"
             ),
             "link_file": "UPDATE source_files SET artifact_id = ? WHERE id = ?",
+            # A title still the one the old name gave follows the new name.
+            "rename_title": (
+                "UPDATE artifacts SET title = ? WHERE id = ? AND title = ? "
+                "AND title_edited = FALSE"
+            ),
+            "rename_text_title": (
+                "UPDATE artifact_texts SET title = ? WHERE artifact_id = ? "
+                "AND title = ? AND EXISTS (SELECT 1 FROM artifacts a "
+                "WHERE a.id = artifact_texts.artifact_id AND a.title_edited = FALSE)"
+            ),
             "moves_by_fingerprint": MOVE_SELECT.format(
                 match="new.fingerprint = old.fingerprint"
             ),
@@ -1698,6 +1785,8 @@ class _Statements:
     move_artifact: str
     retitle_text: str
     link_file: str
+    rename_title: str
+    rename_text_title: str
     moves_by_fingerprint: str
     moves_by_hash: str
     save_counts: str
@@ -1725,7 +1814,7 @@ class _Statements:
         marks = ", ".join("?" * count)
         return self._placeholders(
             "SELECT id, source_id, version, artifact_id, skip_reason, "
-            "vanished_at IS NOT NULL FROM source_files "
+            "vanished_at IS NOT NULL, name, content_hash, mime_type FROM source_files "
             f"WHERE integration_id = ? AND source_id IN ({marks})"
         )
 

@@ -22,6 +22,7 @@ from midst_desktop.ui.state import (
     IntegrationView,
     NotificationBatcher,
     Snapshot,
+    describe_time,
     tooltip,
     tray_state,
 )
@@ -155,10 +156,16 @@ def test_pause_until_tomorrow_lasts_until_the_next_midnight_and_the_tooltip_says
     tray = make_tray(qtbot, synced, agent, use_tray=True)
     assert tray.tray is not None
     qtbot.waitUntil(lambda: tray.tray.toolTip() != "")  # type: ignore[union-attr]
-    assert tray.tray.toolTip().splitlines()[:2] == [
-        "midst-desktop: Up to date",
-        "Last sync: just now",
-    ]
+    with synced.database.read() as session:
+        integration = session.get(Integration, synced.integration_id)
+        assert integration is not None
+        last = integration.last_synced_at
+    # The sync may have ended a minute or more before this test reads it.
+    now = datetime.now(UTC)
+    said = {describe_time(last, now - timedelta(seconds=back)) for back in (10, 0)}
+    lines = tray.tray.toolTip().splitlines()[:2]
+    assert lines[0] == "midst-desktop: Up to date"
+    assert lines[1] in {f"Last sync: {words}" for words in said}
     before = next_local_midnight()
 
     with qtbot.waitSignal(tray.state_changed, timeout=10000) as changed:

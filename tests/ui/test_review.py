@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QAbstractItemView
 from pytestqt.qtbot import QtBot
 from sqlalchemy import event, select
 
@@ -24,9 +25,11 @@ from midst_desktop.store.models import (
     utcnow,
 )
 from midst_desktop.ui.review import (
+    ANCHOR_STRIDE,
     BULK_CHUNK,
     CAPTURED_COLUMN,
     PAGE_SIZE,
+    PLACEHOLDER,
     ReviewWindow,
 )
 from tests.ui.conftest import Synced, sqlite_only
@@ -41,7 +44,7 @@ def open_window(qtbot: QtBot, synced: Synced) -> ReviewWindow:
     window = ReviewWindow(synced.database, synced.settings, learn=False)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: not window.model.loading and bool(window.counts))
+    qtbot.waitUntil(lambda: not window.model.busy and bool(window.counts))
     return window
 
 
@@ -50,7 +53,7 @@ def settle(qtbot: QtBot, window: ReviewWindow) -> None:
         lambda: (
             not window.writers.busy
             and not window.readers.busy
-            and not window.model.loading
+            and not window.model.busy
         )
     )
 
@@ -479,11 +482,10 @@ def test_a_bulk_approval_counts_what_is_done_as_it_goes(
 ) -> None:
     add_pending(synced, PAGE_SIZE + 60)
     window = open_window(qtbot, synced)
-    while window.model.canFetchMore():
-        window.table.scrollToBottom()
-        settle(qtbot, window)
-    every = [r.id for r in window.model.rows]
+    every = sorted(pending_ids(synced))
     total = len(every)
+    # Select all takes every row of the tab, also those never read yet.
+    assert window.model.rowCount() == total > len(window.model.rows)
     seen: list[tuple[int, int, str, int]] = []
     window.bulk_progress.connect(
         lambda done, of: seen.append(
@@ -507,6 +509,7 @@ def test_a_bulk_approval_counts_what_is_done_as_it_goes(
     assert seen[1][2] == f"{BULK_CHUNK} of {total}"
     assert all(maximum == total for *_, maximum in seen)
     assert not window.progress.isVisible()
+    assert window.model.rowCount() == 0
 
 
 @sqlite_only
@@ -551,10 +554,7 @@ def test_clicking_captured_sorts_oldest_first_in_the_store_and_back(
     click(CAPTURED_COLUMN)
     assert window.oldest_action.isChecked()
     assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
-    while window.model.canFetchMore():
-        window.table.scrollToBottom()
-        settle(qtbot, window)
-    assert [r.id for r in window.model.rows] == pending(oldest=True)
+    assert read_every_row(qtbot, window) == pending(oldest=True)
     assert pending(oldest=True) == list(reversed(pending(oldest=False)))
 
     # Other columns do not sort: the indicator stays on Captured.
@@ -570,7 +570,8 @@ def test_clicking_captured_sorts_oldest_first_in_the_store_and_back(
     )
     settle(qtbot, window)
     assert not window.oldest_action.isChecked()
-    assert [r.id for r in window.model.rows] == newest
+    assert newest == pending(oldest=False)[:PAGE_SIZE]
+    assert read_every_row(qtbot, window) == pending(oldest=False)
     assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
 
     click(CAPTURED_COLUMN)
@@ -580,40 +581,181 @@ def test_clicking_captured_sorts_oldest_first_in_the_store_and_back(
     assert again.model.rows[0].id == pending(oldest=True)[0]
 
 
-def test_pages_are_fetched_as_the_table_scrolls(qtbot: QtBot, synced: Synced) -> None:
-    base = utcnow()
-    with synced.database.write() as session:
-        for number in range(PAGE_SIZE * 2 + 37):
-            session.add(
-                Artifact(
-                    integration_id=synced.integration_id,
-                    source_provider="local",
-                    source_id=f"bulk/{number}.txt",
-                    source_path=f"/bulk/{number}.txt",
-                    name=f"{number}.txt",
-                    title=f"Bulk {number}",
-                    mime_type="text/plain",
-                    artifact_type="other",
-                    confidence=0.5,
-                    captured_date=base - timedelta(minutes=number % 50),
-                )
-            )
-    window = open_window(qtbot, synced)
-    assert len(window.model.rows) == PAGE_SIZE
-    assert window.model.canFetchMore()
+def read_every_row(qtbot: QtBot, window: ReviewWindow) -> list[str]:
+    """Scroll the table from the top to the end; the id the view shows in each row."""
+    model = window.model
+    count = model.rowCount()
+    for number in [*range(0, count, 10), count - 1]:
+        window.table.scrollTo(model.index(number, 0))
+        qtbot.waitUntil(lambda n=number: model.row_at(n) is not None)  # type: ignore[misc]
+    settle(qtbot, window)
+    shown = [model.row_at(n) for n in range(model.rowCount())]
+    assert None not in shown
+    return [r.id for r in shown if r is not None]
 
-    for _ in range(3):
-        window.table.scrollToBottom()
-        settle(qtbot, window)
+
+def ordered_pending(synced: Synced, oldest: bool = False) -> list[str]:
+    """The pending tab's ids in the order the store itself gives."""
+    wanted = queries.ArtifactFilter(status="pending", oldest_first=oldest)
     with synced.database.read() as session:
-        expected = [
-            a.id
-            for a in queries.list_artifacts(
-                session, queries.ArtifactFilter(status="pending"), 10_000
-            )
-        ]
-    assert [r.id for r in window.model.rows] == expected
-    assert not window.model.canFetchMore()
+        return [a.id for a in queries.list_artifacts(session, wanted, 100_000)]
+
+
+def test_the_table_has_a_row_for_every_artifact_of_the_tab_before_scrolling(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, PAGE_SIZE * 2 + 37)
+    window = open_window(qtbot, synced)
+    expected = ordered_pending(synced)
+
+    # The scroll bar spans the whole tab, though only the first page is read.
+    assert window.model.rowCount() == len(expected) == window.counts["pending"]
+    assert window.model.counted and not window.model.canFetchMore()
+    assert [r.id for r in window.model.rows] == expected[:PAGE_SIZE]
+    assert window.model.row_at(len(expected) - 1) is None
+    bar = window.table.verticalScrollBar()
+    assert bar.maximum() >= len(expected) - 40
+
+    window.table.scrollToBottom()
+    last = len(expected) - 1
+    qtbot.waitUntil(lambda: window.model.row_at(last) is not None)
+    assert window.model.row_at(last).id == expected[-1]  # type: ignore[union-attr]
+    assert read_every_row(qtbot, window) == expected
+
+
+def test_a_row_not_read_yet_shows_a_placeholder_until_its_page_lands(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, PAGE_SIZE * 3)
+    window = open_window(qtbot, synced)
+    model = window.model
+    deep = model.index(PAGE_SIZE * 2 + 5, 0)
+    assert model.row_at(deep.row()) is None
+
+    assert model.data(deep) == PLACEHOLDER
+    assert model.data(deep, Qt.ItemDataRole.UserRole) is None
+    qtbot.waitUntil(lambda: model.row_at(deep.row()) is not None)
+    assert model.data(deep) == model.row_at(deep.row()).title  # type: ignore[union-attr]
+    assert model.row_at(deep.row()).id == ordered_pending(synced)[deep.row()]  # type: ignore[union-attr]
+
+
+@sqlite_only
+def test_scrolling_to_the_middle_of_thousands_shows_the_artifact_that_is_there(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, 3000)
+    window = open_window(qtbot, synced)
+    expected = ordered_pending(synced)
+    settle(qtbot, window)
+    # The anchors pass has run: a page in the middle is a short skip past one.
+    assert window.model.anchors >= len(expected) // ANCHOR_STRIDE
+
+    for middle in (len(expected) // 2, 1234, len(expected) - 3, 777):
+        window.table.scrollTo(
+            window.model.index(middle, 0), QAbstractItemView.ScrollHint.PositionAtTop
+        )
+        qtbot.waitUntil(lambda n=middle: window.model.row_at(n) is not None)  # type: ignore[misc]
+        # (Near the end, the last rows fill the view from the bottom.)
+        top = window.table.indexAt(QPoint(5, 5)).row()
+        assert top == middle or len(expected) - middle < 40
+        for number in range(middle, min(middle + 10, len(expected))):
+            row = window.model.row_at(number)
+            assert row is not None and row.id == expected[number]
+    # Oldest first reads the same rows the other way round.
+    window.oldest_action.setChecked(True)
+    settle(qtbot, window)
+    window.table.scrollTo(window.model.index(2000, 0))
+    qtbot.waitUntil(lambda: window.model.row_at(2000) is not None)
+    assert window.model.row_at(2000).id == list(reversed(expected))[2000]  # type: ignore[union-attr]
+
+
+@sqlite_only
+def test_the_page_cache_never_holds_more_pages_than_its_bound(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, 3000)
+    window = open_window(qtbot, synced)
+    window.model.cache_pages = 3
+    expected = ordered_pending(synced)
+    most = 0
+    for number in range(0, len(expected), 97):
+        window.table.scrollTo(window.model.index(number, 0))
+        qtbot.waitUntil(lambda n=number: window.model.row_at(n) is not None)  # type: ignore[misc]
+        most = max(most, window.model.held_pages)
+        assert len(window.model.rows) <= 3 * PAGE_SIZE
+    assert most == 3
+    # What left the cache is read again when it is shown again.
+    window.table.scrollToTop()
+    qtbot.waitUntil(lambda: window.model.row_at(0) is not None)
+    assert window.model.row_at(0).id == expected[0]  # type: ignore[union-attr]
+
+
+@sqlite_only
+def test_an_approval_in_the_middle_moves_the_rows_after_it_up_without_a_reload(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, 3000)
+    window = open_window(qtbot, synced)
+    settle(qtbot, window)
+    expected = ordered_pending(synced)
+    middle = 1500
+    window.table.scrollTo(window.model.index(middle, 0))
+    qtbot.waitUntil(lambda: window.model.row_at(middle + 5) is not None)
+    reads: list[str] = []
+    event.listen(
+        synced.database.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: reads.append(statement),
+    )
+    window.table.selectRow(middle)
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: statuses(synced)[expected[middle]] == "approved")
+    settle(qtbot, window)
+
+    model = window.model
+    assert model.rowCount() == len(expected) - 1
+    for number in range(middle - 3, middle + 5):
+        row = model.row_at(number)
+        assert row is not None
+        assert row.id == (expected[number] if number < middle else expected[number + 1])
+    # The next artifact is current, and nothing was counted or read again.
+    assert model.row_at(window.table.currentIndex().row()).id == expected[middle + 1]  # type: ignore[union-attr]
+    # (The tab counts and the "approve all above" count are read again.)
+    tab_counts = [
+        s
+        for s in reads
+        if "count(" in s.lower() and "group by" not in s.lower() and ">=" not in s
+    ]
+    assert tab_counts == []
+    assert not [s for s in reads if "row_number" in s.lower()]
+    # Further down, rows read since are where the store has them now.
+    window.table.scrollTo(model.index(2600, 0))
+    qtbot.waitUntil(lambda: model.row_at(2600) is not None)
+    assert model.row_at(2600).id == expected[2601]  # type: ignore[union-attr]
+
+
+@sqlite_only
+def test_selecting_all_of_a_large_tab_acts_on_rows_never_read(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    add_pending(synced, 1000)
+    window = open_window(qtbot, synced)
+    expected = ordered_pending(synced)
+    assert len(window.model.rows) < len(expected)
+    window.table.setFocus()
+    window.table.selectAll()
+    window.archive_action.trigger()
+    qtbot.waitUntil(lambda: statuses(synced)[expected[-1]] == "archived")
+    settle(qtbot, window)
+    assert all(statuses(synced)[i] == "archived" for i in expected)
+    assert window.model.rowCount() == 0
+
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: statuses(synced)[expected[-1]] == "pending")
+    settle(qtbot, window)
+    assert window.model.rowCount() == len(expected)
+    assert [r.id for r in window.model.rows] == expected[:PAGE_SIZE]
 
 
 def test_the_gui_thread_keeps_running_while_the_store_is_slow(
@@ -935,10 +1077,8 @@ def test_a_bulk_rejection_keeps_its_reason_and_counts_as_it_goes(
 ) -> None:
     add_pending(synced, BULK_CHUNK + 40)
     window = open_window(qtbot, synced)
-    while window.model.canFetchMore():
-        window.table.scrollToBottom()
-        settle(qtbot, window)
     every = [r.id for r in window.model.rows]
+    assert len(every) == window.model.rowCount()
     seen: list[tuple[int, int]] = []
     window.bulk_progress.connect(lambda done, of: seen.append((done, of)))
 

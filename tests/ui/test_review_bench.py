@@ -28,6 +28,10 @@ def test_the_review_benchmark_measures_every_figure(
     }
     assert all(v > 0 for v in figures["filter_change_seconds"].values())
     assert figures["deep_to_top20_ratio"] > 0
+    # The window itself was scrolled half-way down the small tab.
+    assert figures["deep_row"] == figures["pending"] // 2
+    assert figures["scroll_to_deep_seconds"] > 0
+    assert figures["held_pages"] >= 1
     assert figures["peak_rss_mib"] >= figures["baseline_rss_mib"] > 0
     figures["artifacts"] = 1200
     result = {
@@ -40,4 +44,5 @@ def test_the_review_benchmark_measures_every_figure(
     assert {t["name"] for t in result["targets"]} == set(review_bench.TARGETS)
     text = review_bench.markdown(result)
     assert "| interactive (first page shown) |" in text
+    assert f"to row {figures['deep_row']:,} until it shows" in text
     assert "1,200 artifacts" in text

@@ -283,16 +283,32 @@ def _compile_cross_join(element: _CrossJoin, compiler: Any, **kw: Any) -> str:
     )
 
 
-def list_artifacts(
+# Where a page starts: after the row with this (captured_date, id), in the
+# filter's order; None is the top.
+SortKey = tuple[datetime, str]
+# The columns of a row in the review table, in the order rows give them.
+ROW_COLUMNS = (
+    Artifact.id,
+    Artifact.title,
+    Artifact.artifact_type,
+    Artifact.confidence,
+    Artifact.status,
+    Artifact.source_provider,
+    Artifact.source_available,
+    Artifact.captured_date,
+    Artifact.integration_id,
+)
+
+
+def _page(
     session: Session,
+    statement: Select[Any],
     wanted: ArtifactFilter,
-    limit: int = 50,
-    after: Artifact | None = None,
-) -> list[Artifact]:
-    """A page of artifacts, newest captured first (or oldest, as wanted says);
-    `after` continues a page (keyset). Both orders read the same index."""
+    after: SortKey | None,
+    skip: int = 0,
+) -> Select[Any]:
+    """statement narrowed to the filter, in its order, from after on, skip rows in."""
     dialect = session.get_bind().dialect.name
-    statement = select(Artifact)
     statement = _apply_filter(statement, wanted, dialect, search=dialect != "sqlite")
     if wanted.search and dialect == "sqlite":
         statement = _sqlite_search(session, statement, wanted)
@@ -302,8 +318,8 @@ def list_artifacts(
         # into a million artifacts, against 0.02 ms).
         key = tuple_(Artifact.captured_date, Artifact.id)
         anchor = tuple_(
-            literal(after.captured_date, Artifact.captured_date.type),
-            literal(after.id, Artifact.id.type),
+            literal(after[0], Artifact.captured_date.type),
+            literal(after[1], Artifact.id.type),
         )
         statement = statement.where(
             key > anchor if wanted.oldest_first else key < anchor
@@ -314,7 +330,80 @@ def list_artifacts(
         statement = statement.order_by(
             Artifact.captured_date.desc(), Artifact.id.desc()
         )
+    # Skipped rows cost one step of the index each: a short skip from a
+    # nearby anchor is as cheap as the page itself.
+    return statement.offset(skip) if skip else statement
+
+
+def list_artifacts(
+    session: Session,
+    wanted: ArtifactFilter,
+    limit: int = 50,
+    after: Artifact | None = None,
+) -> list[Artifact]:
+    """A page of artifacts, newest captured first (or oldest, as wanted says);
+    `after` continues a page (keyset). Both orders read the same index."""
+    key = None if after is None else (after.captured_date, after.id)
+    return list(
+        session.scalars(_page(session, select(Artifact), wanted, key).limit(limit))
+    )
+
+
+def list_rows(
+    session: Session,
+    wanted: ArtifactFilter,
+    limit: int,
+    after: SortKey | None = None,
+    skip: int = 0,
+) -> list[Any]:
+    """The review table's columns (ROW_COLUMNS) of a page: skip rows past after."""
+    columns: Any = select(*ROW_COLUMNS)
+    statement = _page(session, columns, wanted, after, skip)
+    return list(session.execute(statement.limit(limit)).all())
+
+
+def list_ids(
+    session: Session,
+    wanted: ArtifactFilter,
+    limit: int,
+    after: SortKey | None = None,
+    skip: int = 0,
+) -> list[str]:
+    """The ids of a page: skip rows past after, then limit of them."""
+    statement = _page(session, select(Artifact.id), wanted, after, skip)
     return list(session.scalars(statement.limit(limit)))
+
+
+def keyset_anchors(
+    session: Session, wanted: ArtifactFilter, stride: int
+) -> list[tuple[int, SortKey]]:
+    """Every stride-th row's sort key with its row number: (n, key) says that n
+    rows come up to and with key, so row n is the first after it.
+
+    One pass over the filter's index in the order shown; a text search has
+    no cheap pass of its kind and is refused.
+    """
+    if wanted.search:
+        raise InvalidRequestError("a search has no keyset anchors")
+    dialect = session.get_bind().dialect.name
+    order: tuple[Any, Any] = (
+        (Artifact.captured_date, Artifact.id)
+        if wanted.oldest_first
+        else (Artifact.captured_date.desc(), Artifact.id.desc())
+    )
+    number = func.row_number().over(order_by=order).label("number")
+    numbered = _apply_filter(
+        select(Artifact.captured_date, Artifact.id, number), wanted, dialect
+    ).subquery()
+    statement = (
+        select(numbered.c.number, numbered.c.captured_date, numbered.c.id)
+        .where(numbered.c.number % stride == 0)
+        .order_by(numbered.c.number)
+    )
+    return [
+        (int(n), (captured, artifact_id))
+        for n, captured, artifact_id in session.execute(statement)
+    ]
 
 
 def count_matching(session: Session, wanted: ArtifactFilter) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,7 +74,20 @@ from midst_desktop.ui.workers import Progress, Workers
 
 log = logging.getLogger(__name__)
 
+# A page appended as the view nears the end (and a filter's first page).
 PAGE_SIZE = 200
+# The fewest rows read for rows the view paints, and how many such pages the
+# cache keeps: memory stays flat however far the view goes.
+FETCH_ROWS = 32
+CACHE_PAGES = 24
+# Reads at once for painted rows, and how many more may wait (older ones are
+# dropped: they scrolled by).
+FETCHES_AT_ONCE = 2
+QUEUED_FETCHES = 8
+# A keyset anchor every this many rows: a page is at most this many index
+# steps past one.
+ANCHOR_STRIDE = 128
+PLACEHOLDER = "Loading..."
 STATUSES = (
     ArtifactStatus.PENDING,
     ArtifactStatus.APPROVED,
@@ -127,31 +143,105 @@ def _row(artifact: Artifact) -> ArtifactRow:
     )
 
 
+def load_rows(
+    database: Database,
+    wanted: queries.ArtifactFilter,
+    after: queries.SortKey | None,
+    skip: int,
+    limit: int,
+) -> list[ArtifactRow]:
+    """limit rows, skip rows past the row keyed after. Blocks: a worker's job."""
+    with database.read() as session:
+        return [
+            ArtifactRow(
+                artifact_id,
+                title,
+                artifact_type,
+                confidence,
+                status,
+                provider,
+                bool(available),
+                captured,
+                integration_id,
+            )
+            for (
+                artifact_id,
+                title,
+                artifact_type,
+                confidence,
+                status,
+                provider,
+                available,
+                captured,
+                integration_id,
+            ) in queries.list_rows(session, wanted, limit, after, skip)
+        ]
+
+
 def load_page(
     database: Database,
     wanted: queries.ArtifactFilter,
     after: ArtifactRow | None,
     limit: int = PAGE_SIZE,
 ) -> list[ArtifactRow]:
-    """One keyset page. Blocks on the store: a worker's job."""
+    """One keyset page after a row. Blocks on the store: a worker's job."""
+    key = None if after is None else (after.captured_date, after.id)
+    return load_rows(database, wanted, key, 0, limit)
+
+
+def ids_in(
+    database: Database,
+    wanted: queries.ArtifactFilter,
+    spans: list[tuple[queries.SortKey | None, int, int]],
+) -> list[str]:
+    """The ids of rows given as (anchor, skip, how many). Blocks: a job."""
     with database.read() as session:
-        anchor = None
-        if after is not None:
-            # The keyset needs only the sort key of the last row shown.
-            anchor = Artifact(id=after.id, captured_date=after.captured_date)
-        return [_row(a) for a in queries.list_artifacts(session, wanted, limit, anchor)]
+        return [
+            artifact_id
+            for after, skip, limit in spans
+            for artifact_id in queries.list_ids(session, wanted, limit, after, skip)
+        ]
+
+
+@dataclass
+class _Block:
+    """Rows the store gave for consecutive table rows, from start on."""
+
+    number: int
+    start: int
+    rows: list[ArtifactRow]
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.rows)
+
+
+def _shifted(position: int, first: int, removed: int) -> int:
+    """Where position is once the removed rows from first on have left."""
+    return position - max(0, min(removed, position - first))
 
 
 class ArtifactTableModel(QAbstractTableModel):
-    """Artifacts in pages fetched lazily from the store, by captured date.
+    """The artifacts a filter matches, every one a row, read from the store on demand.
 
-    Rows are only ever appended as the view scrolls (canFetchMore/fetchMore);
-    each page is one keyset query on a worker, so the cost of a page does not
-    grow with how far down it is.
+    rowCount is the filter's whole count (one counting query on a worker),
+    so the scroll bar spans the whole tab. The rows the view paints are read
+    in small pages on a worker and kept in a bounded cache, the least
+    recently shown page leaving first; until its page lands a row shows a
+    placeholder. A page anywhere is found from the nearest keyset anchor (the
+    (captured_date, id) of every ANCHOR_STRIDE-th row, gathered by one pass
+    over the index in the background, and of the last row of every page
+    read) and a skip of fewer rows than the stride, so row 500,000 costs
+    about what the top does. A text search cannot be counted cheaply: its
+    rows are appended page by page as the view nears its end
+    (canFetchMore/fetchMore), as are a tab's until its count lands.
     """
 
     COLUMNS = ("Title", "Type", "Confidence", "Source", "Captured")
+    # The first page of a filter is on the screen.
     page_loaded = Signal()
+    # Rows first to last (inclusive) now show their artifacts.
+    rows_loaded = Signal(int, int)
     load_failed = Signal(str)
 
     def __init__(
@@ -160,16 +250,37 @@ class ArtifactTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.database = database
         self.workers = workers
+        # The anchor pass has a thread of its own: a page never waits for it.
+        self.background = Workers(self, threads=1)
         self.wanted = queries.ArtifactFilter(status=ArtifactStatus.PENDING)
-        self.rows: list[ArtifactRow] = []
+        self.cache_pages = CACHE_PAGES
         self._generation = 0
-        self._loading = False
+        self._fetches = itertools.count(1)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._count = 0
+        # The count is the filter's whole count (not only the rows appended).
+        self._complete = False
         self._exhausted = False
+        self._blocks: OrderedDict[int, _Block] = OrderedDict()
+        self._last: _Block | None = None
+        # Anchor n at position p: p rows come up to and with key n (None: the top).
+        self._anchor_at: list[int] = [0]
+        self._anchor_key: list[queries.SortKey | None] = [None]
+        # Fetches on their way: number -> (start, end, appending).
+        self._in_flight: dict[int, tuple[int, int, bool]] = {}
+        self._queued: list[tuple[int, int]] = []
+        self._first_pending = False
+        self._counting = False
+        self._anchoring = False
+        # Grows whenever rows leave: what was read before may sit elsewhere now.
+        self._epoch = 0
 
     # -- Qt's model interface ---------------------------------------------
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.rows)
+        return 0 if parent.isValid() else self._count
 
     def columnCount(
         self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT
@@ -194,10 +305,17 @@ class ArtifactTableModel(QAbstractTableModel):
         index: QModelIndex | QPersistentModelIndex,
         role: int = Qt.ItemDataRole.DisplayRole,
     ) -> Any:
-        if not index.isValid() or index.row() >= len(self.rows):
+        if not index.isValid() or not 0 <= index.row() < self._count:
             return None
-        row = self.rows[index.row()]
         column = index.column()
+        row = self._shown(index.row())
+        if row is None:
+            if role == Qt.ItemDataRole.DisplayRole:
+                self._want(index.row())
+                return PLACEHOLDER if column == 0 else ""
+            if role == Qt.ItemDataRole.AccessibleTextRole:
+                return PLACEHOLDER if column == 0 else ""
+            return None
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             if column == 0:
                 return row.title if row.source_available else f"{row.title} (gone)"
@@ -219,81 +337,398 @@ class ArtifactTableModel(QAbstractTableModel):
     def canFetchMore(
         self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT
     ) -> bool:
-        return not parent.isValid() and not self._exhausted and not self._loading
+        return (
+            not parent.isValid()
+            and not self._complete
+            and not self._exhausted
+            and not any(appending for *_, appending in self._in_flight.values())
+        )
 
     def fetchMore(
         self, parent: QModelIndex | QPersistentModelIndex = NO_PARENT
     ) -> None:
-        if not self.canFetchMore(parent):
-            return
-        self._loading = True
-        generation = self._generation
-        wanted = self.wanted
-        after = self.rows[-1] if self.rows else None
-        self.workers.run(
-            lambda: load_page(self.database, wanted, after),
-            lambda page: self._landed(generation, page),
-            lambda message: self._failed(generation, message),
-        )
+        if self.canFetchMore(parent):
+            self._fetch(self._count, self._count + PAGE_SIZE, appending=True)
 
     # -- ours -------------------------------------------------------------
 
     @property
     def loading(self) -> bool:
-        return self._loading
+        """A page is on its way."""
+        return bool(self._in_flight)
+
+    @property
+    def busy(self) -> bool:
+        """A page, the count or the anchors are on their way, or a page waits."""
+        return bool(
+            self._in_flight or self._queued or self._counting or self._anchoring
+        )
+
+    @property
+    def counted(self) -> bool:
+        """rowCount is the filter's whole count."""
+        return self._complete
+
+    @property
+    def rows(self) -> list[ArtifactRow]:
+        """The rows held now, in table order (every row of a small tab)."""
+        held: dict[int, ArtifactRow] = {}
+        for block in self._blocks.values():
+            for offset, row in enumerate(block.rows):
+                held[block.start + offset] = row
+        return [held[n] for n in sorted(held)]
+
+    @property
+    def held_pages(self) -> int:
+        return len(self._blocks)
+
+    @property
+    def anchors(self) -> int:
+        return len(self._anchor_at)
+
+    def row_at(self, number: int) -> ArtifactRow | None:
+        if not 0 <= number < self._count:
+            return None
+        block = self._block_of(number)
+        return None if block is None else block.rows[number - block.start]
 
     def set_filter(self, wanted: queries.ArtifactFilter) -> None:
         """Show what the filter matches, from the first page on."""
         self._generation += 1
         self.beginResetModel()
         self.wanted = wanted
-        self.rows = []
-        self._loading = False
-        self._exhausted = False
+        self._clear()
         self.endResetModel()
-        self.fetchMore()
+        self._fetch(0, PAGE_SIZE, appending=True)
+        self._first_pending = True
+        if not wanted.search:
+            self._start_count()
 
     def reload(self) -> None:
         self.set_filter(self.wanted)
 
-    def _landed(self, generation: int, page: list[ArtifactRow]) -> None:
-        if generation != self._generation:
-            return  # a filter changed while this page was on its way
-        self._loading = False
-        self._exhausted = len(page) < PAGE_SIZE
-        if page:
-            first = len(self.rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
-            self.rows.extend(page)
-            self.endInsertRows()
-        self.page_loaded.emit()
-
-    def _failed(self, generation: int, message: str) -> None:
-        if generation != self._generation:
+    def refresh(self) -> None:
+        """Read the tab again where the view is (after an undo, or many moves)."""
+        if self.wanted.search:
+            self.reload()
             return
-        self._loading = False
-        self._exhausted = True
-        self.load_failed.emit(message)
+        recent = [(b.start, b.end) for b in reversed(self._blocks.values())][:3]
+        self._generation += 1
+        count = self._count
+        self._clear()
+        # The old count holds the view where it is until the new one lands.
+        self._count = count
+        self._fetch(0, PAGE_SIZE, appending=True)
+        self._first_pending = True
+        self._queued = [(start, min(end, count)) for start, end in reversed(recent)]
+        self._start_fetches()
+        self._start_count()
+        if count:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(count - 1, len(self.COLUMNS) - 1)
+            )
 
-    def row_at(self, number: int) -> ArtifactRow | None:
-        return self.rows[number] if 0 <= number < len(self.rows) else None
+    def spans(
+        self, ranges: list[tuple[int, int]]
+    ) -> list[tuple[queries.SortKey | None, int, int]]:
+        """Rows first..last (inclusive) as (anchor, skip, how many), for ids_in."""
+        found = []
+        for first, last in ranges:
+            at = bisect.bisect_right(self._anchor_at, first) - 1
+            found.append(
+                (self._anchor_key[at], first - self._anchor_at[at], last - first + 1)
+            )
+        return found
+
+    def held_ids(self, ranges: list[tuple[int, int]]) -> list[str] | None:
+        """The ids of rows first..last, or None when one of them is not held."""
+        ids = []
+        for first, last in ranges:
+            for number in range(first, last + 1):
+                row = self.row_at(number)
+                if row is None:
+                    return None
+                ids.append(row.id)
+        return ids
 
     def remove_ids(self, ids: set[str]) -> None:
-        """Drop rows that left this view (reviewed away), keeping the rest."""
-        for number in range(len(self.rows) - 1, -1, -1):
-            if self.rows[number].id in ids:
-                self.beginRemoveRows(QModelIndex(), number, number)
-                del self.rows[number]
-                self.endRemoveRows()
+        """Rows that left this tab leave the table and the rows after them move
+        up; when some of them are not held, the tab is read again instead."""
+        positions = sorted(
+            {
+                block.start + offset
+                for block in self._blocks.values()
+                for offset, row in enumerate(block.rows)
+                if row.id in ids
+            }
+        )
+        found = {r.id for r in map(self.row_at, positions) if r is not None}
+        if found != ids:
+            self.refresh()
+            return
+        runs: list[tuple[int, int]] = []
+        for number in positions:
+            if runs and runs[-1][1] == number - 1:
+                runs[-1] = (runs[-1][0], number)
+            else:
+                runs.append((number, number))
+        for first, last in reversed(runs):
+            self._remove_rows(first, last)
 
     def replace_row(self, row: ArtifactRow) -> None:
-        for number, existing in enumerate(self.rows):
-            if existing.id == row.id:
-                self.rows[number] = row
-                self.dataChanged.emit(
-                    self.index(number, 0), self.index(number, len(self.COLUMNS) - 1)
-                )
+        for block in self._blocks.values():
+            for offset, existing in enumerate(block.rows):
+                if existing.id == row.id:
+                    block.rows[offset] = row
+                    number = block.start + offset
+                    self.dataChanged.emit(
+                        self.index(number, 0),
+                        self.index(number, len(self.COLUMNS) - 1),
+                    )
+
+    def wait(self) -> None:
+        self.background.wait()
+
+    # -- the cache --------------------------------------------------------
+
+    def _block_of(self, number: int) -> _Block | None:
+        last = self._last
+        if last is not None and last.start <= number < last.end:
+            return last
+        for block in self._blocks.values():
+            if block.start <= number < block.end:
+                self._last = block
+                return block
+        return None
+
+    def _shown(self, number: int) -> ArtifactRow | None:
+        """A row for the view to paint: its page becomes the most recent."""
+        block = self._block_of(number)
+        if block is None:
+            return None
+        if next(reversed(self._blocks)) != block.number:
+            self._blocks.move_to_end(block.number)
+        return block.rows[number - block.start]
+
+    def _keep(self, start: int, rows: list[ArtifactRow]) -> None:
+        if not rows:
+            return
+        block = _Block(next(self._fetches), start, rows)
+        end = block.end
+        for number, other in list(self._blocks.items()):
+            if start <= other.start and other.end <= end:
+                del self._blocks[number]  # the new page holds all of it
+        self._blocks[block.number] = block
+        while len(self._blocks) > max(1, self.cache_pages):
+            self._blocks.popitem(last=False)
+        self._last = None
+        last = rows[-1]
+        self._add_anchor(end, (last.captured_date, last.id))
+
+    def _add_anchor(self, position: int, key: queries.SortKey) -> None:
+        at = bisect.bisect_left(self._anchor_at, position)
+        if at < len(self._anchor_at) and self._anchor_at[at] == position:
+            return
+        self._anchor_at.insert(at, position)
+        self._anchor_key.insert(at, key)
+
+    def _remove_rows(self, first: int, last: int) -> None:
+        removed = last - first + 1
+        self.beginRemoveRows(NO_PARENT, first, last)
+        self._count -= removed
+        self._epoch += 1
+        for number, block in list(self._blocks.items()):
+            kept = [
+                row
+                for offset, row in enumerate(block.rows)
+                if not first <= block.start + offset <= last
+            ]
+            if not kept:
+                del self._blocks[number]
+                continue
+            block.start = _shifted(block.start, first, removed)
+            block.rows = kept
+        self._last = None
+        at: list[int] = []
+        keys: list[queries.SortKey | None] = []
+        for position, key in zip(self._anchor_at, self._anchor_key, strict=True):
+            moved = _shifted(position, first, removed)
+            if at and at[-1] == moved:
+                continue  # the two say the same now
+            at.append(moved)
+            keys.append(key)
+        self._anchor_at, self._anchor_key = at, keys
+        for number, (start, end, appending) in list(self._in_flight.items()):
+            self._in_flight[number] = (
+                _shifted(start, first, removed),
+                _shifted(end, first, removed),
+                appending,
+            )
+        self._queued = [
+            (_shifted(s, first, removed), _shifted(e, first, removed))
+            for s, e in self._queued
+        ]
+        self.endRemoveRows()
+
+    def _set_count(self, count: int) -> None:
+        if count > self._count:
+            self.beginInsertRows(NO_PARENT, self._count, count - 1)
+            self._count = count
+            self.endInsertRows()
+        elif count < self._count:
+            self.beginRemoveRows(NO_PARENT, count, self._count - 1)
+            self._count = count
+            for number, block in list(self._blocks.items()):
+                block.rows = block.rows[: max(0, count - block.start)]
+                if not block.rows:
+                    del self._blocks[number]
+            self._last = None
+            self.endRemoveRows()
+
+    # -- reading ----------------------------------------------------------
+
+    def _want(self, number: int) -> None:
+        """The view paints a row not held: read its page now, while it paints."""
+        if self._on_its_way(number):
+            return
+        self._queued.append(self._around(number))
+        # Only what was asked for last is still on the screen.
+        del self._queued[:-QUEUED_FETCHES]
+        self._start_fetches()
+
+    def _on_its_way(self, number: int) -> bool:
+        return any(s <= number < e for s, e, _ in self._in_flight.values()) or any(
+            s <= number < e for s, e in self._queued
+        )
+
+    def _around(self, number: int) -> tuple[int, int]:
+        """FETCH_ROWS rows from number on, or up to it when the rows below are
+        held (the view scrolls up)."""
+        below = next(
+            (
+                n
+                for n in range(number + 1, min(self._count, number + FETCH_ROWS))
+                if self._block_of(n) is not None
+            ),
+            None,
+        )
+        if below is not None and number > 0:
+            return max(0, below - FETCH_ROWS), below
+        return number, min(self._count, number + FETCH_ROWS)
+
+    def _start_fetches(self) -> None:
+        while self._queued and len(self._in_flight) < FETCHES_AT_ONCE:
+            start, end = self._queued.pop()  # the newest first
+            if end > start and any(
+                self._block_of(n) is None for n in range(start, end)
+            ):
+                self._fetch(start, end)
+
+    def _fetch(self, start: int, end: int, appending: bool = False) -> None:
+        at = bisect.bisect_right(self._anchor_at, start) - 1
+        after, skip = self._anchor_key[at], start - self._anchor_at[at]
+        number = next(self._fetches)
+        self._in_flight[number] = (start, end, appending)
+        generation, epoch, wanted = self._generation, self._epoch, self.wanted
+        self.workers.run(
+            lambda: load_rows(self.database, wanted, after, skip, end - start),
+            lambda rows: self._landed(generation, epoch, number, rows),
+            lambda message: self._failed(generation, number, message),
+        )
+
+    def _landed(
+        self, generation: int, epoch: int, number: int, rows: list[ArtifactRow]
+    ) -> None:
+        if generation != self._generation:
+            return  # the filter changed while this page was on its way
+        start, end, appending = self._in_flight.pop(number)
+        if epoch != self._epoch:
+            # Rows left meanwhile: read the range again, where it is now.
+            self._queued.append((start, end))
+            self._start_fetches()
+            return
+        if appending:
+            if start + len(rows) > self._count:
+                self._set_count(start + len(rows))
+            if len(rows) < end - start and not self._complete:
+                self._exhausted = True
+        rows = rows[: max(0, self._count - start)]
+        self._keep(start, rows)
+        if rows:
+            last = start + len(rows) - 1
+            self.dataChanged.emit(
+                self.index(start, 0), self.index(last, len(self.COLUMNS) - 1)
+            )
+            self.rows_loaded.emit(start, last)
+        if self._first_pending and start == 0:
+            self._first_pending = False
+            self.page_loaded.emit()
+            if not self.wanted.search:
+                self._start_anchors()
+        self._start_fetches()
+
+    def _failed(self, generation: int, number: int, message: str) -> None:
+        if generation != self._generation:
+            return
+        self._in_flight.pop(number, None)
+        self._exhausted = True
+        self._first_pending = False
+        self.load_failed.emit(message)
+
+    def _start_count(self) -> None:
+        self._counting = True
+        generation, epoch, wanted = self._generation, self._epoch, self.wanted
+
+        def work() -> int | None:
+            if generation != self._generation:
+                return None  # another filter is shown already
+            with self.database.read() as session:
+                return queries.count_matching(session, wanted)
+
+        def done(count: int | None) -> None:
+            if generation != self._generation or count is None:
                 return
+            if epoch != self._epoch:
+                self._start_count()  # it may have counted rows that left
+                return
+            self._counting = False
+            self._complete = True
+            self._set_count(count)
+
+        self.workers.run(work, done, lambda m: self._failed_count(generation, m))
+
+    def _failed_count(self, generation: int, message: str) -> None:
+        if generation == self._generation:
+            self._counting = False
+            self.load_failed.emit(message)
+
+    def _start_anchors(self) -> None:
+        self._anchoring = True
+        generation, epoch, wanted = self._generation, self._epoch, self.wanted
+
+        def work() -> list[tuple[int, queries.SortKey]] | None:
+            if generation != self._generation:
+                return None
+            with self.database.read() as session:
+                return queries.keyset_anchors(session, wanted, ANCHOR_STRIDE)
+
+        def done(found: list[tuple[int, queries.SortKey]] | None) -> None:
+            if generation != self._generation or found is None:
+                return
+            if epoch != self._epoch:
+                self._start_anchors()  # positions moved while it read
+                return
+            self._anchoring = False
+            for position, key in found:
+                self._add_anchor(position, key)
+
+        def failed(message: str) -> None:
+            # The pages still come, with longer skips: worth a line in the log.
+            if generation == self._generation:
+                self._anchoring = False
+                log.warning("The review table's anchors were not read: %s", message)
+
+        self.background.run(work, done, failed)
 
 
 def _provider_word(provider: str) -> str:
@@ -514,6 +949,7 @@ class ReviewWindow(QMainWindow):
         self.counts: dict[str, int] = {}
         self.detail: Detail | None = None
         self._detail_generation = 0
+        self._detail_for: str | None = None
         self.ui_settings = QSettings(
             str(Path(settings.data_dir) / "ui.ini"), QSettings.Format.IniFormat
         )
@@ -527,6 +963,7 @@ class ReviewWindow(QMainWindow):
         self._restore()
         self.model.load_failed.connect(self.show_error)
         self.model.page_loaded.connect(self._page_loaded)
+        self.model.rows_loaded.connect(self._rows_loaded)
         self.apply_filter()
         self.refresh_counts()
         self.refresh_sources()
@@ -864,7 +1301,7 @@ class ReviewWindow(QMainWindow):
     def apply_filter(self) -> None:
         self._search_timer.stop()
         wanted = self.current_filter()
-        if wanted == self.model.wanted and self.model.rows:
+        if wanted == self.model.wanted and self.model.rowCount():
             return
         self.model.set_filter(wanted)
         self._show_detail(None)
@@ -931,20 +1368,50 @@ class ReviewWindow(QMainWindow):
 
     # -- selection and detail ---------------------------------------------
 
+    def selected_ranges(self) -> list[tuple[int, int]]:
+        """The selected rows as (first, last) runs, or the current row's.
+
+        Ranges, not rows: Select all over half a million rows is one range.
+        """
+        count = self.model.rowCount()
+        spans = sorted(
+            (max(r.top(), 0), min(r.bottom(), count - 1))
+            for r in self.table.selectionModel().selection().toList()
+        )
+        ranges: list[tuple[int, int]] = []
+        for first, last in spans:
+            if first > last:
+                continue
+            if ranges and first <= ranges[-1][1] + 1:
+                ranges[-1] = (ranges[-1][0], max(last, ranges[-1][1]))
+            else:
+                ranges.append((first, last))
+        current = self.table.currentIndex().row()
+        if not ranges and 0 <= current < count:
+            ranges = [(current, current)]
+        return ranges
+
     def selected_rows(self) -> list[ArtifactRow]:
-        numbers = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        rows = [self.model.row_at(n) for n in numbers]
-        chosen = [r for r in rows if r is not None]
-        if not chosen:
-            current = self.model.row_at(self.table.currentIndex().row())
-            if current is not None:
-                chosen = [current]
-        return chosen
+        """The selected rows that are held (all of them in a small selection)."""
+        rows = (
+            self.model.row_at(n)
+            for a, b in self.selected_ranges()
+            for n in range(a, b + 1)
+        )
+        return [r for r in rows if r is not None]
 
     def _page_loaded(self) -> None:
-        if not self.table.currentIndex().isValid() and self.model.rows:
+        if not self.table.currentIndex().isValid() and self.model.rowCount():
             self.table.selectRow(0)
         self._update_actions()
+
+    def _rows_loaded(self, first: int, last: int) -> None:
+        # The current row may have been a placeholder until now.
+        current = self.table.currentIndex().row()
+        if first <= current <= last:
+            row = self.model.row_at(current)
+            if row is not None and row.id != self._detail_for:
+                self._show_detail(row)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._show_detail(self.model.row_at(current.row()))
@@ -952,6 +1419,7 @@ class ReviewWindow(QMainWindow):
     def _show_detail(self, row: ArtifactRow | None) -> None:
         self._detail_generation += 1
         generation = self._detail_generation
+        self._detail_for = None if row is None else row.id
         if row is None:
             self.detail = None
             self.preview.clear()
@@ -1035,7 +1503,7 @@ class ReviewWindow(QMainWindow):
             widget.setEnabled(enabled)
 
     def _update_actions(self) -> None:
-        rows = self.selected_rows()
+        rows = self.selected_ranges()
         status = self.status
         self.approve_action.setEnabled(bool(rows) and status == ArtifactStatus.PENDING)
         self.reject_action.setEnabled(bool(rows) and status == ArtifactStatus.PENDING)
@@ -1057,11 +1525,15 @@ class ReviewWindow(QMainWindow):
         self._move(ArtifactStatus.PENDING)
 
     def _move(self, target: str, reason: str | None = None) -> None:
-        rows = self.selected_rows()
-        if not rows:
+        ranges = self.selected_ranges()
+        if not ranges:
             return
-        ids = [r.id for r in rows]
-        first = min(self.model.rows.index(r) for r in rows)
+        first = ranges[0][0]
+        total = sum(last - start + 1 for start, last in ranges)
+        # Rows never shown are not held: their ids are read on the worker.
+        held = self.model.held_ids(ranges)
+        spans = self.model.spans(ranges) if held is None else []
+        wanted = self.model.wanted
         words = {
             ArtifactStatus.APPROVED: "Approved",
             ArtifactStatus.REJECTED: "Rejected",
@@ -1070,21 +1542,22 @@ class ReviewWindow(QMainWindow):
         }[ArtifactStatus(target)]
 
         def work(progress: Progress) -> UndoStep:
+            ids = held if held is not None else ids_in(self.database, wanted, spans)
             step = move(self.database, ids, target, reason, progress)
             if self.learn and target == ArtifactStatus.APPROVED:
                 _learn(self.database, self.settings)
             return step
 
         def done(step: UndoStep) -> None:
-            step.words = f"{words} {_count_words(len(ids))}"
+            step.words = f"{words} {_count_words(len(step.previous))}"
             self._push_undo(step)
-            self.model.remove_ids(set(ids))
+            self.model.remove_ids(set(step.previous))
             self.reason.clear()
             self._select_near(first)
             self.refresh_counts()
             self.action_done.emit(step.words)
 
-        self._write_counted(work, done, DOING_WORDS[target], len(ids))
+        self._write_counted(work, done, DOING_WORDS[target], total)
 
     def approve_above(self) -> None:
         threshold = self.threshold.value()
@@ -1099,7 +1572,7 @@ class ReviewWindow(QMainWindow):
             step.words = f"Approved {_count_words(len(step.previous))}"
             if step.previous:
                 self._push_undo(step)
-            self.model.reload()
+            self.model.refresh()
             self.refresh_counts()
             self.action_done.emit(step.words)
 
@@ -1121,7 +1594,7 @@ class ReviewWindow(QMainWindow):
                 _learn(self.database, self.settings)
 
         def done(_result: object) -> None:
-            self.model.reload()
+            self.model.refresh()
             self.refresh_counts()
             self.action_done.emit(f"Undone: {step.words}")
 
@@ -1184,11 +1657,11 @@ class ReviewWindow(QMainWindow):
         self.undo_action.setText(f"Undo {step.words.lower()}")
 
     def _select_near(self, number: int) -> None:
-        if not self.model.rows:
+        if not self.model.rowCount():
             self._show_detail(None)
             self._update_actions()
             return
-        number = min(number, len(self.model.rows) - 1)
+        number = min(number, self.model.rowCount() - 1)
         self.table.selectRow(number)
         self.table.setFocus()
         self._update_actions()
@@ -1324,6 +1797,7 @@ class ReviewWindow(QMainWindow):
 
     def shutdown(self) -> None:
         self.readers.wait()
+        self.model.wait()
         self.writers.wait()
         self.previewers.wait()
         self.renderer.close()

@@ -11,7 +11,7 @@ text file); the benchmark `classify_unseen` must not lead to changing them.
 A label that is plainly wrong about what a file is may be corrected, and each
 such correction is listed here with its reason:
 
-- none so far.
+- none (the first run, on 2026-12-04, changed no label).
 
 `python -m benchmarks.unseen` assembles the set into
 `benchmarks/work/unseen/PACKAGE/PATH`, checked against

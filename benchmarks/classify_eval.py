@@ -115,8 +115,13 @@ class Timing:
     cpu: float = 0.0  # CPU seconds of this process and the extraction worker
 
 
-def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], Timing]:
-    """Classify every file as `classify --json` does; returns outcomes and time."""
+def classify_corpus(
+    entries: list[dict[str, str]], folder: Path = corpus.CORPUS
+) -> tuple[list[Outcome], Timing]:
+    """Classify every file as `classify --json` does; returns outcomes and time.
+
+    The files are read from folder/PACKAGE/PATH, as a `corpus.FileSet` lays them.
+    """
     from midst_desktop.classify.calibration import Calibration
     from midst_desktop.classify.files import FileClassifier, read_head
     from midst_desktop.classify.model import document_of
@@ -126,11 +131,11 @@ def classify_corpus(entries: list[dict[str, str]]) -> tuple[list[Outcome], Timin
     with FileClassifier() as classifier:
         classifier.calibration = Calibration()  # identity: the rules' raw figures
         # The worker's start is paid once per run, as in the CLI and the sync.
-        with _inside(corpus.CORPUS / entries[0]["package"]):
+        with _inside(folder / entries[0]["package"]):
             classifier.classify(Path(entries[0]["path"]))
         for entry in entries:
             relative = Path(entry["path"])
-            with _inside(corpus.CORPUS / entry["package"]):
+            with _inside(folder / entry["package"]):
                 worker = classifier.worker_pid
                 worker_cpu = _process_cpu(worker)
                 cpu = time.process_time()

@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -433,9 +434,6 @@ def _sources() -> dict[str, tuple[str, list[Pick]]]:
     return sources
 
 
-SOURCES = _sources()
-
-
 # Running commands
 
 
@@ -458,18 +456,18 @@ def deb_name(package: str, version: str) -> str:
     return f"{package}_{version.replace(':', '%3a')}_"
 
 
-def fetch(package: str, version: str) -> Path:
+def fetch(package: str, version: str, debs: Path = DEBS) -> Path:
     """The .deb of package at exactly version; downloads it when not yet here."""
-    DEBS.mkdir(parents=True, exist_ok=True)
-    found = sorted(DEBS.glob(deb_name(package, version) + "*.deb"))
+    debs.mkdir(parents=True, exist_ok=True)
+    found = sorted(debs.glob(deb_name(package, version) + "*.deb"))
     if found:
         return found[0]
-    result = _run(["apt-get", "download", f"{package}={version}"], cwd=DEBS)
+    result = _run(["apt-get", "download", f"{package}={version}"], cwd=debs)
     if result.returncode != 0 and "apt-get update" not in sys.argv:
         # A fresh machine has no package lists yet; one update is enough.
         _run(["apt-get", "update"])
-        result = _run(["apt-get", "download", f"{package}={version}"], cwd=DEBS)
-    found = sorted(DEBS.glob(deb_name(package, version) + "*.deb"))
+        result = _run(["apt-get", "download", f"{package}={version}"], cwd=debs)
+    found = sorted(debs.glob(deb_name(package, version) + "*.deb"))
     if result.returncode != 0 or not found:
         reason = (result.stderr.strip().splitlines() or ["no .deb was written"])[-1]
         raise CorpusError(
@@ -479,12 +477,14 @@ def fetch(package: str, version: str) -> Path:
     return found[0]
 
 
-def unpack(package: str, version: str) -> Path:
-    target = UNPACKED / package
+def unpack(
+    package: str, version: str, debs: Path = DEBS, unpacked: Path = UNPACKED
+) -> Path:
+    target = unpacked / package
     if target.is_dir():
         return target
-    deb = fetch(package, version)
-    partial = UNPACKED / f"{package}.partial"
+    deb = fetch(package, version, debs)
+    partial = unpacked / f"{package}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     result = _run(["dpkg", "-x", str(deb), str(partial)])
@@ -492,67 +492,6 @@ def unpack(package: str, version: str) -> Path:
         raise CorpusError(f"dpkg -x {deb.name} failed: {result.stderr.strip()}")
     partial.rename(target)
     return target
-
-
-# Assembling the corpus from the manifest
-
-
-def load_manifest() -> dict[str, object]:
-    try:
-        manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CorpusError(f"{MANIFEST} is missing; run with --select") from None
-    assert isinstance(manifest, dict)
-    return manifest
-
-
-def corpus_files() -> list[dict[str, str]]:
-    """The manifest's file entries (package, version, path, sha256, artifact_type)."""
-    files = load_manifest()["files"]
-    assert isinstance(files, list)
-    return files
-
-
-def local_path(entry: dict[str, str]) -> Path:
-    return CORPUS / entry["package"] / entry["path"]
-
-
-def _intact(entries: list[dict[str, str]]) -> bool:
-    return all(
-        local_path(e).is_file() and sha256_of(local_path(e)) == e["sha256"]
-        for e in entries
-    )
-
-
-def assemble(keep_unpacked: bool = False) -> int:
-    """Bring every manifest file into the corpus folder, checked; returns the count."""
-    by_package: dict[tuple[str, str], list[dict[str, str]]] = {}
-    for entry in corpus_files():
-        by_package.setdefault((entry["package"], entry["version"]), []).append(entry)
-    for (package, version), entries in sorted(by_package.items()):
-        if _intact(entries):
-            continue
-        root = unpack(package, version)
-        for entry in entries:
-            source = root / entry["path"]
-            if not source.is_file():
-                raise CorpusError(f"{package}={version} has no {entry['path']}")
-            actual = sha256_of(source)
-            if actual != entry["sha256"]:
-                raise CorpusError(
-                    f"{package}={version}: {entry['path']} has SHA-256 {actual}, "
-                    f"the manifest says {entry['sha256']}"
-                )
-            destination = local_path(entry)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, destination)
-        if not keep_unpacked:
-            shutil.rmtree(root)
-        print(f"corpus: {package}={version}: {len(entries)} files", file=sys.stderr)
-    return len(corpus_files())
-
-
-# Writing the manifest (maintainer step)
 
 
 def _is_landscape(path: Path) -> bool:
@@ -576,79 +515,191 @@ def _sample(paths: list[str], limit: int) -> list[str]:
     return [paths[int(index * step)] for index in range(limit)]
 
 
-def select() -> int:
-    """Apply the picks to the unpacked packages and write the manifest."""
-    entries: list[dict[str, str]] = []
-    seen_hashes: set[str] = set()
-    for package, (version, picks) in sorted(SOURCES.items()):
-        root = unpack(package, version)
-        files = sorted(
-            str(PurePosixPath(*p.relative_to(root).parts))
-            for p in root.rglob("*")
-            if p.is_file() and not p.is_symlink()
+Sources = dict[str, tuple[str, list[Pick]]]
+
+
+@dataclass(frozen=True)
+class FileSet:
+    """Files of pinned packages with their true types: a manifest and its folder.
+
+    The classification corpus is one; the unseen set (`benchmarks/unseen.py`)
+    is another, assembled the same way into a folder of its own.
+    """
+
+    name: str  # what messages and the command line call it
+    manifest: Path
+    folder: Path  # where the files are copied, as folder/PACKAGE/PATH
+    sources: Callable[[], Sources]  # the picks; only --select reads them
+    description: str  # written into the manifest
+    debs: Path = DEBS
+    unpacked: Path = UNPACKED
+
+    def load_manifest(self) -> dict[str, object]:
+        try:
+            manifest = json.loads(self.manifest.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CorpusError(
+                f"{self.manifest} is missing; run with --select"
+            ) from None
+        assert isinstance(manifest, dict)
+        return manifest
+
+    def files(self) -> list[dict[str, str]]:
+        """The manifest's file entries (package, version, path, sha256, type)."""
+        files = self.load_manifest()["files"]
+        assert isinstance(files, list)
+        return files
+
+    def local_path(self, entry: dict[str, str]) -> Path:
+        return self.folder / entry["package"] / entry["path"]
+
+    def _intact(self, entries: list[dict[str, str]]) -> bool:
+        return all(
+            self.local_path(e).is_file()
+            and sha256_of(self.local_path(e)) == e["sha256"]
+            for e in entries
         )
-        claimed: set[str] = set()
-        for pick in picks:
-            matches = [
-                name
-                for name in files
-                if name not in claimed
-                and fnmatch.fnmatchcase(name, pick.pattern)
-                and not (pick.exclude and re.search(pick.exclude, name))
-                and re.search(pick.require, PurePosixPath(name).name)
-                and (root / name).stat().st_size > 0
-            ]
-            if pick.landscape:
-                matches = [name for name in matches if _is_landscape(root / name)]
-            kept = 0
-            for name in _sample(matches, pick.limit):
-                digest = sha256_of(root / name)
-                if digest in seen_hashes:
-                    continue  # the same bytes twice would count one file twice
-                seen_hashes.add(digest)
-                claimed.add(name)
-                kept += 1
-                entries.append(
-                    {
-                        "package": package,
-                        "version": version,
-                        "path": name,
-                        "sha256": digest,
-                        "artifact_type": pick.artifact_type,
-                    }
-                )
-            if not kept:
-                raise CorpusError(f"{package}: no file matches {pick.pattern}")
-    manifest = {
-        "description": (
-            "Classification corpus: files from pinned Debian 12 packages with their "
-            "true artifact type. Assemble with `python -m benchmarks.corpus`."
-        ),
-        "packages": {p: v for p, (v, _) in sorted(SOURCES.items())},
-        "files": entries,
-    }
-    MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    return len(entries)
+
+    def assemble(self, keep_unpacked: bool = False) -> int:
+        """Bring every manifest file into the folder, checked; returns the count."""
+        by_package: dict[tuple[str, str], list[dict[str, str]]] = {}
+        for entry in self.files():
+            key = (entry["package"], entry["version"])
+            by_package.setdefault(key, []).append(entry)
+        for (package, version), entries in sorted(by_package.items()):
+            if self._intact(entries):
+                continue
+            root = unpack(package, version, self.debs, self.unpacked)
+            for entry in entries:
+                source = root / entry["path"]
+                if not source.is_file():
+                    raise CorpusError(f"{package}={version} has no {entry['path']}")
+                actual = sha256_of(source)
+                if actual != entry["sha256"]:
+                    raise CorpusError(
+                        f"{package}={version}: {entry['path']} has SHA-256 "
+                        f"{actual}, the manifest says {entry['sha256']}"
+                    )
+                destination = self.local_path(entry)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, destination)
+            if not keep_unpacked:
+                shutil.rmtree(root)
+            print(
+                f"{self.name}: {package}={version}: {len(entries)} files",
+                file=sys.stderr,
+            )
+        return len(self.files())
+
+    def select(self) -> int:
+        """Apply the picks to the unpacked packages and write the manifest."""
+        sources = self.sources()
+        entries: list[dict[str, str]] = []
+        seen_hashes: set[str] = set()
+        for package, (version, picks) in sorted(sources.items()):
+            root = unpack(package, version, self.debs, self.unpacked)
+            files = sorted(
+                str(PurePosixPath(*p.relative_to(root).parts))
+                for p in root.rglob("*")
+                if p.is_file() and not p.is_symlink()
+            )
+            claimed: set[str] = set()
+            for pick in picks:
+                matches = [
+                    name
+                    for name in files
+                    if name not in claimed
+                    and fnmatch.fnmatchcase(name, pick.pattern)
+                    and not (pick.exclude and re.search(pick.exclude, name))
+                    and re.search(pick.require, PurePosixPath(name).name)
+                    and (root / name).stat().st_size > 0
+                ]
+                if pick.landscape:
+                    matches = [n for n in matches if _is_landscape(root / n)]
+                kept = 0
+                for name in _sample(matches, pick.limit):
+                    digest = sha256_of(root / name)
+                    if digest in seen_hashes:
+                        continue  # the same bytes twice would count one file twice
+                    seen_hashes.add(digest)
+                    claimed.add(name)
+                    kept += 1
+                    entries.append(
+                        {
+                            "package": package,
+                            "version": version,
+                            "path": name,
+                            "sha256": digest,
+                            "artifact_type": pick.artifact_type,
+                        }
+                    )
+                if not kept:
+                    raise CorpusError(f"{package}: no file matches {pick.pattern}")
+        manifest = {
+            "description": self.description,
+            "packages": {p: v for p, (v, _) in sorted(sources.items())},
+            "files": entries,
+        }
+        self.manifest.write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
+        return len(entries)
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """`python -m benchmarks.NAME [--select] [--keep-unpacked]`."""
+        parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{self.name}")
+        parser.add_argument(
+            "--select", action="store_true", help="rewrite the manifest from the picks"
+        )
+        parser.add_argument("--keep-unpacked", action="store_true")
+        args = parser.parse_args(argv)
+        try:
+            if args.select:
+                count = self.select()
+                print(f"{self.name}: manifest lists {count} files", file=sys.stderr)
+                return 0
+            count = self.assemble(keep_unpacked=args.keep_unpacked)
+        except CorpusError as error:
+            print(f"{self.name}: {error}", file=sys.stderr)
+            return 1
+        print(f"{self.name}: {count} files in {self.folder}", file=sys.stderr)
+        return 0
+
+
+CORPUS_SET = FileSet(
+    name="corpus",
+    manifest=MANIFEST,
+    folder=CORPUS,
+    sources=_sources,
+    description=(
+        "Classification corpus: files from pinned Debian 12 packages with their "
+        "true artifact type. Assemble with `python -m benchmarks.corpus`."
+    ),
+)
+SOURCES = _sources()
+
+
+def load_manifest() -> dict[str, object]:
+    return CORPUS_SET.load_manifest()
+
+
+def corpus_files() -> list[dict[str, str]]:
+    """The corpus manifest's file entries."""
+    return CORPUS_SET.files()
+
+
+def local_path(entry: dict[str, str]) -> Path:
+    return CORPUS_SET.local_path(entry)
+
+
+def assemble(keep_unpacked: bool = False) -> int:
+    return CORPUS_SET.assemble(keep_unpacked)
+
+
+def select() -> int:
+    return CORPUS_SET.select()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus")
-    parser.add_argument(
-        "--select", action="store_true", help="rewrite the manifest from the picks"
-    )
-    parser.add_argument("--keep-unpacked", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        if args.select:
-            count = select()
-            print(f"corpus: manifest lists {count} files", file=sys.stderr)
-            return 0
-        count = assemble(keep_unpacked=args.keep_unpacked)
-    except CorpusError as error:
-        print(f"corpus: {error}", file=sys.stderr)
-        return 1
-    print(f"corpus: {count} files in {CORPUS}", file=sys.stderr)
-    return 0
+    return CORPUS_SET.main(argv)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ Reads the archive PyInstaller appends to dist/midst-desktop (or the binary in
 MIDST_BINARY) and sums each entry's stored, compressed size by component:
 Python packages count their extension modules, data and the byte code in the
 inner PYZ archive together, so "scipy" is all of scipy, including what is
-packed in its zip to be unpacked on first import (build/rthook_unpack.py).
-It also sums what the binary writes into its temporary folder at every start
-and what it unpacks later, on first import. MIDST_BINARY_BEFORE
+packed in the zip of the binary's `midst_packages` section, which
+build/rthook_unpack.py unpacks once per build into the person's cache (or in
+a ZIPFILE entry, in builds from before that). It also sums what the binary
+writes into its temporary folder at every start and what goes into the cache,
+at the first start and on first import. MIDST_BINARY_BEFORE
 names a build to compare with (for example one from before a trim); without it
 the comparison recorded last time is kept. Builds the binary first when there
 is none (about 2 minutes of CPU).
@@ -14,6 +16,7 @@ is none (about 2 minutes of CPU).
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -41,6 +44,7 @@ TOP = 15
 TRIMMED = 500_000  # a row is shown when the trim changed it by this much
 MB = 1_000_000
 PYZ_NAME = "PYZ.pyz"
+HOOK = REPO / "build" / "rthook_unpack.py"
 
 
 def _component(name: str) -> str:
@@ -78,6 +82,7 @@ def contributors(binary: Path) -> dict[str, Any]:
     entries = 0
     at_start = 0  # bytes the bootloader writes out at every start
     on_import = 0  # bytes unpacked from the zips on first import
+    manifest: dict[str, Any] | None = None
     for name, (_, stored, length, _, typecode) in reader.toc.items():
         entries += 1
         if typecode == "z":  # the PYZ of byte code: split it by package
@@ -90,6 +95,8 @@ def contributors(binary: Path) -> dict[str, Any]:
             continue
         if typecode in ("b", "x", "Z"):
             at_start += length
+        if name == "_unpack_on_import/manifest.json":
+            manifest = json.loads(reader.extract(name))
         if typecode == "Z":  # a package zipped to be unpacked on first import
             with zipfile.ZipFile(io.BytesIO(reader.extract(name))) as bundle:
                 for member in bundle.infolist():
@@ -97,14 +104,37 @@ def contributors(binary: Path) -> dict[str, Any]:
                     on_import += member.file_size
             continue
         sizes[_component(name)] += stored
+    cached = _cached(binary, manifest, sizes)
     return {
         "bytes": binary.stat().st_size,
         "mb": round(binary.stat().st_size / MB, 1),
         "entries": entries,
         "unpacked_at_start_mb": round(at_start / MB, 1),
         "unpacked_on_import_mb": round(on_import / MB, 1),
+        "cached_at_first_start_mb": round(cached[True] / MB, 1),
+        "cached_on_import_mb": round(cached[False] / MB, 1),
         "components": dict(sorted(sizes.items(), key=lambda item: -item[1])),
     }
+
+
+def _cached(
+    binary: Path, manifest: dict[str, Any] | None, sizes: dict[str, int]
+) -> dict[bool, int]:
+    """Add the section's packages to `sizes`; bytes unpacked once, by at_start."""
+    unpacked = {True: 0, False: 0}
+    if not manifest or "section" not in manifest:
+        return unpacked
+    spec = importlib.util.spec_from_file_location("rthook_unpack", HOOK)
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    offset, size = hook.find_section(str(binary), manifest["section"])
+    with zipfile.ZipFile(hook.Slice(str(binary), offset, size)) as bundle:
+        for member in bundle.infolist():
+            sizes[_component(member.filename)] += member.compress_size
+    for entry in manifest["packages"].values():
+        unpacked[bool(entry["at_start"])] += sum(entry["files"].values())
+    return unpacked
 
 
 def _build(work: Path) -> Path:
@@ -173,6 +203,13 @@ def _unpacked(after: dict[str, Any], before: dict[str, Any] | None) -> list[str]
         line += (
             f"; {after['unpacked_on_import_mb']} MB more is unpacked there when "
             "the packages holding it are first imported"
+        )
+    if after.get("cached_at_first_start_mb"):
+        line += (
+            f". Once per build, into the person's cache, it unpacks "
+            f"{after['cached_at_first_start_mb']} MB at the first start (Qt) and "
+            f"{after['cached_on_import_mb']} MB more when the packages holding it "
+            "are first imported"
         )
     return [line + "."]
 

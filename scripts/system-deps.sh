@@ -34,8 +34,11 @@ for need in "${want[@]}"; do
       need_library libxcb-cursor.so.0 libxcb-cursor0
       need_library libxcb-icccm.so.4 libxcb-icccm4
       need_library libxcb-keysyms.so.1 libxcb-keysyms1
-      # Debian packages of the app are built and installed in CI.
+      # Debian packages of the app are built and installed in CI; the
+      # one-file binary carries its packages in an ELF section (objcopy).
       need_command fakeroot fakeroot
+      need_command objcopy binutils
+      need_command readelf binutils
       ;;
     bench)
       need_command rclone rclone

@@ -418,26 +418,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{ours['files_per_wall_second']:g} per second on the shared clock) | | "
         f"{original['files_per_second']:g} (names only, nothing read) |"
     )
-    lines += [
-        "",
-        "Recall per type:",
-        "",
-        "| type | files | midst-desktop | original heuristic |",
-        "|---|---|---|---|",
-    ]
-    for kind, count in result["types"].items():
-        lines.append(
-            f"| {kind} | {count} | {ours['recall'][kind]:.0%} "
-            f"| {original['recall'][kind]:.0%} |"
-        )
+    lines += recall_lines(result, ours, original)
     lines += ["", "Targets (held-out packages):", ""]
-    for target in result["targets"]:
-        verdict = "met" if target["met"] else "**missed**"
-        lines.append(
-            f"- {target['name']}: {target['value']:g} (target "
-            f"{'<=' if 'error' in target['name'] else '>='} {target['limit']:g}) "
-            f"{verdict}"
-        )
+    lines += target_lines(result["targets"])
     lines += ["", machine_line(result), ""]
     return "\n".join(lines)
 
@@ -463,3 +446,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def recall_lines(
+    result: dict[str, Any], ours: dict[str, Any], original: dict[str, Any]
+) -> list[str]:
+    """The recall-per-type table of a classification report."""
+    lines = [
+        "",
+        "Recall per type:",
+        "",
+        "| type | files | midst-desktop | original heuristic |",
+        "|---|---|---|---|",
+    ]
+    for kind, count in result["types"].items():
+        lines.append(
+            f"| {kind} | {count} | {ours['recall'][kind]:.0%} "
+            f"| {original['recall'][kind]:.0%} |"
+        )
+    return lines
+
+
+def target_lines(targets: list[dict[str, Any]]) -> list[str]:
+    """One line per target: its value, its limit and whether it was met."""
+    lines = []
+    for target in targets:
+        verdict = "met" if target["met"] else "**missed**"
+        sign = "<=" if "error" in target["name"] else ">="
+        lines.append(
+            f"- {target['name']}: {target['value']:g} "
+            f"(target {sign} {target['limit']:g}) {verdict}"
+        )
+    return lines

@@ -141,26 +141,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"({ours['files_per_wall_second']:g} per second on the shared clock) | "
         f"{original['files_per_second']:g} (names only, nothing read) |"
     )
-    lines += [
-        "",
-        "Recall per type:",
-        "",
-        "| type | files | midst-desktop | original heuristic |",
-        "|---|---|---|---|",
-    ]
-    for kind, count in result["types"].items():
-        lines.append(
-            f"| {kind} | {count} | {ours['recall'][kind]:.0%} "
-            f"| {original['recall'][kind]:.0%} |"
-        )
+    lines += classify_eval.recall_lines(result, ours, original)
     lines += ["", "Targets of issue 3, on these unseen packages:", ""]
-    for target in result["targets"]:
-        verdict = "met" if target["met"] else "**missed**"
-        sign = "<=" if "error" in target["name"] else ">="
-        lines.append(
-            f"- {target['name']}: {target['value']:g} "
-            f"(target {sign} {target['limit']:g}) {verdict}"
-        )
+    lines += classify_eval.target_lines(result["targets"])
     mistakes = result["mistakes"]
     lines += ["", f"Misses ({len(mistakes)}), with the rule that decided each:", ""]
     if mistakes:

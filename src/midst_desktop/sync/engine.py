@@ -889,34 +889,8 @@ class SyncEngine:
             self._move_in_place(batch, context, stored, listed, counts)
             return
         reason, content_hash, verdict = context.examine(listed)
-        modified = context.time(listed.modified_ns)
         mime = verdict.mime_type if verdict is not None else listed.mime_type
-        batch.changed_files.append(
-            (
-                listed.path,
-                listed.name,
-                listed.size,
-                modified,
-                listed.version,
-                listed.fingerprint,
-                content_hash,
-                mime,
-                reason,
-                stored.id,
-            )
-        )
-        now = context.time_now
-        batch.changed_artifacts.append(
-            (
-                listed.path,
-                listed.name,
-                listed.size,
-                content_hash,
-                modified,
-                now,
-                stored.artifact_id,
-            )
-        )
+        _change(batch, context, stored, listed, content_hash, mime, reason)
         if verdict is not None:
             batch.reclassified.append(
                 (
@@ -955,32 +929,8 @@ class SyncEngine:
         name's follows the new name, unless the person edited it.
         """
         assert stored.artifact_id is not None
-        modified = context.time(listed.modified_ns)
-        now = context.time_now
-        batch.changed_files.append(
-            (
-                listed.path,
-                listed.name,
-                listed.size,
-                modified,
-                listed.version,
-                listed.fingerprint,
-                stored.content_hash,
-                stored.mime_type,
-                None,
-                stored.id,
-            )
-        )
-        batch.changed_artifacts.append(
-            (
-                listed.path,
-                listed.name,
-                listed.size,
-                stored.content_hash,
-                modified,
-                now,
-                stored.artifact_id,
-            )
+        _change(
+            batch, context, stored, listed, stored.content_hash, stored.mime_type, None
         )
         if stored.name is not None and stored.name != listed.name:
             old, new = title_from_name(stored.name), title_from_name(listed.name)
@@ -1298,6 +1248,44 @@ class SyncEngine:
             # The disk may be full: the run stays 'running' and the next run
             # records it as interrupted.
             log.error("Could not record the end of run %s: %s", run_id, error)
+
+
+def _change(
+    batch: Batch,
+    context: _Context,
+    stored: StoredFile,
+    listed: ListedFile,
+    content_hash: str | None,
+    mime: str | None,
+    reason: str | None,
+) -> None:
+    """The rows that give a stored file and its artifact the file's new listing."""
+    modified = context.time(listed.modified_ns)
+    batch.changed_files.append(
+        (
+            listed.path,
+            listed.name,
+            listed.size,
+            modified,
+            listed.version,
+            listed.fingerprint,
+            content_hash,
+            mime,
+            reason,
+            stored.id,
+        )
+    )
+    batch.changed_artifacts.append(
+        (
+            listed.path,
+            listed.name,
+            listed.size,
+            content_hash,
+            modified,
+            context.time_now,
+            stored.artifact_id,
+        )
+    )
 
 
 def _save_counts(

@@ -497,6 +497,42 @@ def test_without_a_tray_the_review_window_opens_and_says_why(
     assert not agent.scheduler.running
 
 
+@sqlite_only
+def test_an_open_review_window_shows_what_a_sync_found_without_being_asked(
+    qtbot: QtBot, synced: Synced
+) -> None:
+    agent = Agent(synced.database, synced.settings, startup_delay=timedelta(hours=1))
+    desktop = DesktopApp(
+        synced.database, synced.settings, agent, use_tray=False, learn=False
+    )
+    desktop.start()
+    try:
+        review = desktop.review
+        assert review is not None
+        qtbot.addWidget(review)
+        qtbot.waitUntil(lambda: agent.scheduler.running, timeout=10000)
+        qtbot.waitUntil(lambda: review.model.counted, timeout=10000)
+        before = review.model.rowCount()
+        qtbot.waitUntil(lambda: desktop.tray.snapshot is not None, timeout=10000)
+
+        (synced.folder / "writing" / "new-poem.txt").write_text(
+            "A new poem\n\nwith two stanzas\nof short lines\n"
+        )
+        desktop.tray.sync_actions[(synced.integration_id, "incremental")].trigger()
+
+        def shown() -> bool:
+            model = review.model
+            titles = {
+                model.data(model.index(row, 0)) for row in range(model.rowCount())
+            }
+            return model.rowCount() == before + 1 and "new-poem" in titles
+
+        qtbot.waitUntil(shown, timeout=30000)
+        assert review.tabs.tabText(0) == f"Pending ({before + 1:,})"
+    finally:
+        desktop.shutdown()
+
+
 def test_without_a_display_the_app_is_not_started() -> None:
     assert gui_problem({"PATH": "/usr/bin"}) == NO_DISPLAY
 

@@ -61,6 +61,9 @@ class DesktopApp(QObject):
             use_tray=use_tray,
         )
         self.tray.notified.connect(self._notified)
+        self.tray.refreshed.connect(self._tray_refreshed)
+        # The newest run and how many were running, at the tray's last look.
+        self._runs_seen: tuple[int, int] | None = None
 
     def start(self) -> None:
         """Start syncing, then show what this desktop can show."""
@@ -123,6 +126,17 @@ class DesktopApp(QObject):
         self.tray.refresh()
         if self.review is not None:
             self.review.refresh_sources()
+
+    def _tray_refreshed(self) -> None:
+        """After a run has ended, an open review window reads its tab again."""
+        snapshot = self.tray.snapshot
+        if snapshot is None:
+            return
+        runs = (snapshot.last_run_id, snapshot.busy)
+        ended = self._runs_seen not in (None, runs) and snapshot.busy == 0
+        self._runs_seen = runs
+        if ended and self.review is not None and self.review.isVisible():
+            self.review.sync_landed()
 
     def _notified(self, title: str, message: str) -> None:
         if not self.has_tray:

@@ -1307,6 +1307,16 @@ class ReviewWindow(QMainWindow):
         self._show_detail(None)
         self._update_actions()
 
+    def sync_landed(self) -> None:
+        """A sync changed the store: new counts, and the tab read again in place.
+
+        A search keeps its list until it is run again: reading it again would
+        take the view back to its top.
+        """
+        self.refresh_counts()
+        if not self.model.wanted.search:
+            self.model.refresh()
+
     def refresh_counts(self) -> None:
         def work() -> dict[str, int]:
             with self.database.read() as session:

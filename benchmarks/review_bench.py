@@ -40,6 +40,12 @@ SEARCHES["search for a word in titles"] = "report"
 # themselves).
 SEARCHES["search for a three-letter prefix"] = "kal"
 OLDEST_FIRST = "sorted oldest captured first"
+OTHER_FILTERS = (
+    "one source of several",
+    "confidence 0.9 and above",
+    "confidence up to 0.5",
+    "captured in 2019 (from, with until set)",
+)
 # The row the scroll bar is dragged to (the issue's).
 DEEP_ROW = 500_000
 
@@ -55,6 +61,41 @@ def _wait(app: Any, condition: Callable[[], bool]) -> float:
     return time.perf_counter() - started
 
 
+def _other_filters(
+    window: Any,
+) -> list[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """The source, confidence and date filters: a label, the change, its undo."""
+    from PySide6.QtCore import QDate
+
+    def source(index: int) -> Callable[[], None]:
+        return lambda: window.source_filter.setCurrentIndex(index)
+
+    def lowest(value: float) -> Callable[[], None]:
+        return lambda: window.min_confidence.setValue(value)
+
+    def highest(value: float) -> Callable[[], None]:
+        return lambda: window.max_confidence.setValue(value)
+
+    from midst_desktop.ui.review import ANY_DATE
+
+    def until_2019() -> None:
+        # Before the change timed: "until" is set, the change is "from".
+        window.date_from.setDate(ANY_DATE)
+        window.date_to.setDate(QDate(2019, 12, 31))
+
+    changes = [
+        (OTHER_FILTERS[0], source(1), source(0)),
+        (OTHER_FILTERS[1], lowest(0.9), lowest(0.0)),
+        (OTHER_FILTERS[2], highest(0.5), highest(1.0)),
+        (
+            OTHER_FILTERS[3],
+            lambda: window.date_from.setDate(QDate(2019, 1, 1)),
+            until_2019,
+        ),
+    ]
+    return changes
+
+
 def measure(data_dir: str, repeat: int) -> dict[str, Any]:
     """Open the window on the store in data_dir and time what a person waits for."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -64,6 +105,7 @@ def measure(data_dir: str, repeat: int) -> dict[str, Any]:
     from midst_desktop.store import queries
     from midst_desktop.store.db import open_database
     from midst_desktop.ui.review import (
+        ANY_DATE,
         CACHE_PAGES,
         FETCH_ROWS,
         PAGE_SIZE,
@@ -152,6 +194,18 @@ def measure(data_dir: str, repeat: int) -> dict[str, Any]:
             filters.setdefault(artifact_type, []).append(time.perf_counter() - started)
     window.type_filter.setCurrentIndex(0)
     _wait(app, lambda: not window.model.loading)
+    for label, change, undo in _other_filters(window):
+        for _ in range(repeat):
+            undo()
+            _wait(app, lambda: not window.model.busy)
+            started = time.perf_counter()
+            change()
+            _wait(app, lambda: not window.model.loading)
+            filters.setdefault(label, []).append(time.perf_counter() - started)
+        undo()
+        _wait(app, lambda: not window.model.busy)
+    window.date_to.setDate(ANY_DATE)
+    _wait(app, lambda: not window.model.busy)
     for label, word in SEARCHES.items():
         for _ in range(repeat):
             window.search.setText("")

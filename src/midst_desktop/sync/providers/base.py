@@ -39,7 +39,9 @@ class CredentialsUnavailableError(ProviderError):
     """The keyring is locked or missing, so the token cannot be read right now."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__,
+# which tripled what listing a file costs (a walk builds one per file).
+@dataclass(slots=True)
 class ListedFile:
     """One file, or one folder skipped as a whole, as a provider lists it.
 

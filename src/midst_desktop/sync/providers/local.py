@@ -61,6 +61,26 @@ def _folder_entry(entry: os.DirEntry[str]) -> FolderEntry:
     return FolderEntry(name, entry.name, is_dir, valid)
 
 
+def _scan(path: str) -> list[FolderEntry]:
+    """The entries of one folder, in the order the system gives them."""
+    with os.scandir(path) as iterator:
+        try:
+            # Most names are ASCII and most kinds come with the listing, so
+            # most entries skip _folder_entry's checks.
+            return [
+                FolderEntry(
+                    entry.name, entry.name, entry.is_dir(follow_symlinks=False), True
+                )
+                if entry.name.isascii()
+                else _folder_entry(entry)
+                for entry in iterator
+            ]
+        except OSError:
+            pass  # an entry's kind could not be read: list again, with care
+    with os.scandir(path) as iterator:
+        return [_folder_entry(entry) for entry in iterator]
+
+
 def _sort_key(entry: FolderEntry) -> tuple[str, bool]:
     # A folder sorts as "name/", which makes the walk's order the byte order of
     # the full relative paths: the order the store returns source ids in. On a
@@ -224,8 +244,7 @@ class LocalProvider(Provider):
         """A folder's entries in id order; only names and kinds are held."""
         path = self._absolute(relative)
         try:
-            with os.scandir(path) as iterator:
-                entries = [_folder_entry(entry) for entry in iterator]
+            entries = _scan(path)
         except FileNotFoundError:
             return []
         except OSError:

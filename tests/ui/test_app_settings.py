@@ -113,6 +113,14 @@ def test_adding_a_folder_inside_another_is_refused_with_a_clear_line(
     assert "\n" not in window.last_message
     with synced.database.read() as session:
         assert len(queries.list_integrations(session)) == 1
+    # The person is told in a box, not only in the window's status line, and
+    # the window stays usable behind it.
+    box = window.error_box
+    assert box is not None and box.isVisible()
+    assert "overlaps" in box.text()
+    assert box.windowModality() == Qt.WindowModality.NonModal
+    assert box.accessibleName()
+    box.accept()
     window.shutdown()
 
 

@@ -390,6 +390,7 @@ class SettingsWindow(QWidget):
         self.code_asker = CodeAsker(self)
         self.rows: list[IntegrationRow] = []
         self.last_message = ""
+        self.error_box: QMessageBox | None = None
         self.setWindowTitle("Integrations and settings - midst-desktop")
         _named(self, "Integrations and settings")
         self.pages = QStackedWidget(self)
@@ -699,7 +700,7 @@ class SettingsWindow(QWidget):
             self._say(f"Added {path}; syncing it now")
             self.reload()
 
-        self.workers.run(work, done, self._say)
+        self.workers.run(work, done, self._failed)
 
     def connect_cloud(self, provider: str) -> None:
         """The browser sign-in runs on a worker; the window stays usable."""
@@ -726,7 +727,7 @@ class SettingsWindow(QWidget):
             self.reload()
 
         self._say("Opening your browser to sign in...")
-        self.workers.run(work, done, self._say)
+        self.workers.run(work, done, self._failed)
 
     def sync_selected(self) -> None:
         row = self.selected()
@@ -754,7 +755,7 @@ class SettingsWindow(QWidget):
         self.workers.run(
             work,
             lambda _r: self._changed(f"{row.display_name} is active again"),
-            self._say,
+            self._failed,
         )
 
     def _reconnect_cloud(self, row: IntegrationRow) -> None:
@@ -775,7 +776,7 @@ class SettingsWindow(QWidget):
         self.workers.run(
             work,
             lambda _r: self._changed(f"{row.display_name} is active again"),
-            self._say,
+            self._failed,
         )
 
     def ask_to_disconnect(self) -> None:
@@ -831,7 +832,7 @@ class SettingsWindow(QWidget):
                 )
             return f"Removed {row.display_name} and revoked its access"
 
-        self.workers.run(work, self._changed, self._say)
+        self.workers.run(work, self._changed, self._failed)
 
     def _changed(self, words: str) -> None:
         self._say(words)
@@ -932,6 +933,25 @@ class SettingsWindow(QWidget):
     def _say(self, words: str) -> None:
         self.last_message = words
         self.status.setText(words)
+
+    def _failed(self, words: str) -> None:
+        """What the person asked for failed: said in the window and in a box.
+
+        The box is not modal: the window stays usable behind it.
+        """
+        self._say(words)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "midst-desktop",
+            words[:1].upper() + words[1:],
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setAccessibleName("Something went wrong")
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.error_box = box
+        box.show()
 
     def shutdown(self) -> None:
         self.workers.wait()

@@ -154,3 +154,40 @@ def test_oldest_first_pages_walk_the_list_backwards_ties_included(
             page = queries.list_artifacts(session, oldest, limit=5, after=page[-1])
 
     assert [a.id for a in seen] == [a.id for a in reversed(everything)]
+
+
+@pytest.mark.parametrize(
+    "few", [1000, 3], ids=["confidence-index", "date-walk-checking-confidence"]
+)
+def test_confidence_bounds_page_the_same_whichever_plan(
+    database: Database, monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
+    # On SQLite how many artifacts the bounds keep picks the index a page
+    # starts from (22 are kept here); both must give the same pages.
+    monkeypatch.setattr(queries, "FEW_MATCHES", few)
+    fill(database, 60)
+    with database.write() as session:
+        for number, artifact in enumerate(session.scalars(select(Artifact))):
+            artifact.confidence = (number % 7) / 10
+    wanted = queries.ArtifactFilter(status="pending", at_least=0.2, below=0.45)
+    with database.read() as session:
+        expected = session.scalars(
+            select(Artifact)
+            .where(
+                Artifact.status == "pending",
+                Artifact.confidence >= 0.2,
+                Artifact.confidence < 0.45,
+            )
+            .order_by(Artifact.captured_date.desc(), Artifact.id.desc())
+        ).all()
+        seen: list[Artifact] = []
+        page = queries.list_artifacts(session, wanted, limit=4)
+        while page and len(seen) < 100:
+            seen.extend(page)
+            page = queries.list_artifacts(session, wanted, limit=4, after=page[-1])
+        started_from_the_index = queries._few_by_confidence(session, wanted)
+
+    assert started_from_the_index == (few == 1000)
+    assert len(expected) == 22
+    assert [a.id for a in seen] == [a.id for a in expected]
+    assert all(0.2 <= a.confidence < 0.45 for a in seen)

@@ -378,19 +378,22 @@ def write_calibration() -> Path:
     return SHIPPED_TABLE
 
 
+# The measures of a classification report: label, key in the results, format.
+MEASURE_ROWS = (
+    ("accuracy", "accuracy", "{:.3f}"),
+    ("macro-F1", "macro_f1", "{:.3f}"),
+    ("expected calibration error", "ece", "{:.3f}"),
+    ("coverage at confidence >= 0.7", "coverage_at_0.7", "{:.1%}"),
+    ("accuracy at confidence >= 0.7", "accuracy_at_0.7", "{:.1%}"),
+)
+
+
 def markdown(result: dict[str, Any]) -> str:
     from benchmarks.common import machine_line
 
     ours = result["midst_desktop"]
     model = result["midst_desktop_with_model"]
     original = result["original_heuristic"]
-    rows = [
-        ("accuracy", "accuracy", "{:.3f}"),
-        ("macro-F1", "macro_f1", "{:.3f}"),
-        ("expected calibration error", "ece", "{:.3f}"),
-        ("coverage at confidence >= 0.7", "coverage_at_0.7", "{:.1%}"),
-        ("accuracy at confidence >= 0.7", "accuracy_at_0.7", "{:.1%}"),
-    ]
     lines = [
         "## Classification on real files",
         "",
@@ -407,7 +410,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| measure | midst-desktop (rules) | + learned model | original heuristic |",
         "|---|---|---|---|",
     ]
-    for label, key, shape in rows:
+    for label, key, shape in MEASURE_ROWS:
         lines.append(
             f"| {label} | {shape.format(ours[key])} | {shape.format(model[key])} "
             f"| {shape.format(original[key])} |"

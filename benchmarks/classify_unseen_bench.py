@@ -111,13 +111,6 @@ def markdown(result: dict[str, Any]) -> str:
 
     ours = result["midst_desktop"]
     original = result["original_heuristic"]
-    rows = [
-        ("accuracy", "accuracy", "{:.3f}"),
-        ("macro-F1", "macro_f1", "{:.3f}"),
-        ("expected calibration error", "ece", "{:.3f}"),
-        ("coverage at confidence >= 0.7", "coverage_at_0.7", "{:.1%}"),
-        ("accuracy at confidence >= 0.7", "accuracy_at_0.7", "{:.1%}"),
-    ]
     lines = [
         "## Classification of packages the rules were never tuned on",
         "",
@@ -132,7 +125,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| measure | midst-desktop (rules, shipped calibration) | original heuristic |",
         "|---|---|---|",
     ]
-    for label, key, shape in rows:
+    for label, key, shape in classify_eval.MEASURE_ROWS:
         lines.append(
             f"| {label} | {shape.format(ours[key])} | {shape.format(original[key])} |"
         )

@@ -33,12 +33,14 @@ from midst_desktop.agent import Agent
 from midst_desktop.config import Settings, load_settings
 from midst_desktop.store import queries
 from midst_desktop.store.db import Database
-from midst_desktop.store.models import Artifact, Integration
+from midst_desktop.store.models import Artifact, Integration, SourceFile
+from midst_desktop.sync.folders import FolderConfig
 from midst_desktop.ui.app import NO_TRAY_NOTICE, DesktopApp
 from midst_desktop.ui.launch import NO_DISPLAY, gui_problem
 from midst_desktop.ui.settings import (
     SettingsWindow,
     needs_onboarding,
+    preview_skips,
     suggested_folders,
 )
 from tests.support.login import exec_arguments
@@ -150,6 +152,43 @@ def test_folder_config_preview_counts_what_would_be_skipped_and_saves(
 
     qtbot.waitUntil(saved)
     window.shutdown()
+
+
+def test_the_skip_preview_of_a_cloud_drive_matches_paths_inside_it(
+    database: Database,
+) -> None:
+    # A cloud file's source id is the provider's ("id:..."); globs match the
+    # path inside the drive, as the sync does.
+    with database.write() as session:
+        dropbox = Integration(
+            provider="dropbox", display_name="Dropbox", folder_config={}
+        )
+        session.add(dropbox)
+        session.flush()
+        for number, path in enumerate(
+            ["/Photos/cat.jpg", "/Photos/dog.jpg", "/Papers/thesis.pdf"]
+        ):
+            session.add(
+                SourceFile(
+                    integration_id=dropbox.id,
+                    source_id=f"id:{number:04d}",
+                    path=path,
+                    name=path.rsplit("/", 1)[-1],
+                    size=1000,
+                )
+            )
+        integration_id = dropbox.id
+
+    counts = preview_skips(
+        database, integration_id, FolderConfig(excluded_patterns=("/Photos/*",))
+    )
+
+    assert counts == {"taken": 1, "excluded": 2}
+    only_photos = FolderConfig(included_folders=("/Photos",))
+    assert preview_skips(database, integration_id, only_photos) == {
+        "taken": 2,
+        "outside_the_included_folders": 1,
+    }
 
 
 def saved_folder_config(synced: Synced) -> dict[str, object]:

@@ -59,6 +59,14 @@ class FolderConfig:
             data["allowed_mime_types"] = list(self.allowed_mime_types)
         return data
 
+    def includes(self, path: str) -> bool:
+        """Whether a '/'-rooted path is an included folder or lies below one."""
+        for folder in self.included_folders:
+            top = "/" + folder.strip("/") if folder.strip("/") else ""
+            if not top or path == top or path.startswith(top + "/"):
+                return True
+        return False
+
     def is_excluded(self, path: str) -> bool:
         """Whether a '/'-rooted path matches an excluded glob (case-sensitive)."""
         return any(matcher.match(path) for matcher in self._matchers)

@@ -179,22 +179,41 @@ def _env_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
+# The preview's word for files outside the included folders: they are not
+# skipped but never listed, so no skip reason of the store's names them.
+NOT_INCLUDED = "outside_the_included_folders"
+
+
 def preview_skips(
     database: Database, integration_id: int, config: FolderConfig
 ) -> dict[str, int]:
     """What the folder config would skip among the files last seen at the source."""
     counts: dict[str, int] = {"taken": 0}
     with database.read() as session:
+        local = queries.get_integration(session, integration_id).provider == (
+            Provider.LOCAL
+        )
         rows = session.execute(
-            select(SourceFile.source_id, SourceFile.size, SourceFile.mime_type).where(
+            select(
+                SourceFile.source_id,
+                SourceFile.path,
+                SourceFile.size,
+                SourceFile.mime_type,
+            ).where(
                 SourceFile.integration_id == integration_id,
                 SourceFile.vanished_at.is_(None),
             )
         )
-        for source_id, size, mime_type in rows:
-            # Folder config globs match '/'-rooted paths inside the source.
-            rooted = source_id if source_id.startswith("/") else "/" + source_id
-            reason = config.skip_reason(rooted, int(size or 0), mime_type)
+        for source_id, path, size, mime_type in rows:
+            # Folder config globs match '/'-rooted paths inside the source: a
+            # local file's id is that path less its '/'; a cloud file's id is
+            # the provider's, and its path is the one inside the drive.
+            rooted = "/" + source_id.lstrip("/") if local else path
+            reason = (
+                config.skip_reason(rooted, int(size or 0), mime_type)
+                if config.includes(rooted)
+                else NOT_INCLUDED
+            )
             key = reason or "taken"
             counts[key] = counts.get(key, 0) + 1
     return counts

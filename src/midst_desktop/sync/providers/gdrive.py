@@ -207,14 +207,6 @@ def _segment(name: str) -> str:
     return name.replace("/", "\u2215")
 
 
-def _included(rel_path: str, config: FolderConfig) -> bool:
-    for folder in config.included_folders:
-        top = "/" + folder.strip("/") if folder.strip("/") else ""
-        if not top or rel_path == top or rel_path.startswith(top + "/"):
-            return True
-    return False
-
-
 def _modified_ns(stamp: str | None) -> int | None:
     if not stamp:
         return None
@@ -527,7 +519,7 @@ class DriveProvider(Provider):
         """The folders to list: the included ones, narrowed to the scope."""
         if scope.path is not None:
             wanted = "/" + scope.path.strip("/")
-            if not _included(wanted, config):
+            if not config.includes(wanted):
                 return []
             folder_id = tree.find(wanted)
             if folder_id is None:
@@ -655,7 +647,7 @@ class DriveProvider(Provider):
         parents = item.get("parents") or [None]
         self._learn_parents(parents[0], tree)
         listed = self._listed(item, tree)
-        if listed is None or not _included(listed.rel_path, config):
+        if listed is None or not config.includes(listed.rel_path):
             return [Change(file_id, None)]
         return [Change(file_id, listed)]
 
@@ -681,7 +673,7 @@ class DriveProvider(Provider):
         changes: list[Change] = []
         for child in self._list_parents(below, trashed=None):
             listed = None if child.get("trashed") else self._listed(child, tree)
-            if listed is not None and not _included(listed.rel_path, config):
+            if listed is not None and not config.includes(listed.rel_path):
                 listed = None
             changes.append(Change(str(child["id"]), listed))
         return changes

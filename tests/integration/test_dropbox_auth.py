@@ -21,6 +21,7 @@ from midst_desktop.sync.providers.dropbox_auth import (
     read_pasted_code,
 )
 from tests.emulators.dropbox import DropboxEmulator, consent, read_auth_code
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -158,7 +159,11 @@ def test_the_loopback_flow_uses_the_registered_redirect(emu, tmp_path) -> None:
     credentials = authorize_dropbox(settings, browser, lambda text: None)
 
     assert emu.refresh_token_valid(credentials.refresh_token)
-    assert any("close this window" in page for page in pages)
+    # The browser's thread may still be reading the last page.
+    wait_for(
+        lambda: any("close this window" in page for page in pages),
+        "the browser shown the page that says it can be closed",
+    )
 
 
 def test_a_taken_loopback_port_falls_back_to_pasting(emu, tmp_path, caplog) -> None:

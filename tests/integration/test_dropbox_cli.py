@@ -31,6 +31,7 @@ from tests.conftest import missing
 from tests.emulators import dropbox as emulator
 from tests.emulators.dropbox import DropboxEmulator, consent, read_auth_code
 from tests.support import samples
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -252,7 +253,11 @@ def test_the_registered_loopback_redirect_brings_the_browser_back(
     added = cli.json("integrations", "add", "dropbox")
 
     assert added["account_label"] == emu.email
-    assert any("close this window" in page for page in person.pages)
+    # The browser's thread may still be reading the last page.
+    wait_for(
+        lambda: any("close this window" in page for page in person.pages),
+        "the browser shown the page that says it can be closed",
+    )
     cli("integrations", "remove", "1")
 
 

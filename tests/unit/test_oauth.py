@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -22,6 +23,7 @@ def test_the_redirect_with_our_state_completes_the_sign_in(
 ) -> None:
     pages: list[tuple[int, str]] = []
     seen: dict[str, str] = {}
+    browsed = threading.Event()
 
     def browser(url: str) -> None:
         # Plays the provider: a stray request and a forged one first.
@@ -34,6 +36,7 @@ def test_the_redirect_with_our_state_completes_the_sign_in(
         ):
             response = httpx.get(redirect + query)
             pages.append((response.status_code, response.text))
+        browsed.set()
 
     with caplog.at_level(logging.DEBUG):
         grant = authorize_in_browser(
@@ -44,6 +47,9 @@ def test_the_redirect_with_our_state_completes_the_sign_in(
         )
 
     assert grant.code == "real-code-123"
+    # The browser runs on a thread of its own and may still be reading the
+    # last page when the sign-in has its code.
+    assert browsed.wait(30)
     assert [status for status, _ in pages] == [404, 400, 200]
     assert "close this window" in pages[2][1]
     redirect = urlsplit(seen["redirect_uri"])

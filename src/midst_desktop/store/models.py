@@ -187,6 +187,14 @@ class SourceFile(Base):
             sqlite_where=text("vanished_at IS NOT NULL"),
             postgresql_where=text("vanished_at IS NOT NULL"),
         ),
+        # Few rows: the files recorded as skipped, which a rescan counts.
+        Index(
+            "ix_source_files_skipped",
+            "integration_id",
+            "skip_reason",
+            sqlite_where=text("skip_reason IS NOT NULL"),
+            postgresql_where=text("skip_reason IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -210,6 +218,24 @@ class SourceFile(Base):
     # The last run that listed the file: a cloud listing, which is not in id
     # order, finds the files it did not see by this stamp.
     seen_run: Mapped[int | None] = mapped_column(Integer)
+
+
+class FolderSummary(Base):
+    """A digest of one local folder's entries as the last rescan stored them.
+
+    A rescan walks the folder again and compares digests: a folder whose
+    digest is unchanged holds no change, so its stored files are not read.
+    """
+
+    __tablename__ = "folder_summaries"
+
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The folder's path inside the integration ('' for its root), as source
+    # ids are written.
+    folder: Mapped[str] = mapped_column(SOURCE_ID, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(32))
 
 
 class Artifact(Base):

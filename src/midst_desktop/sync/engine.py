@@ -437,6 +437,11 @@ class SyncEngine:
                     self._set_run_kind(run_id, kind)
             if cursor is None:
                 cursor = provider.start_cursor()
+                summaries = self._folder_summaries(
+                    integration, provider, config, kind, scopes
+                )
+                if summaries is not None:
+                    scopes = summaries.scopes
                 # The scopes of watched paths share batches: a hundred changed
                 # paths are one write, not a hundred.
                 batch = Batch()
@@ -458,6 +463,11 @@ class SyncEngine:
                     # Whatever happened, no write is in flight once the run
                     # records how it ended.
                     writer.close()
+                    if summaries is not None:
+                        summaries.walked = provider.walked or {}
+                    provider.walked = None
+                if summaries is not None:
+                    self._keep_summaries(integration.id, summaries, counts)
             if provider.sorted_listing and self._moves_possible(
                 integration.id, run_id, counts
             ):
@@ -569,6 +579,98 @@ class SyncEngine:
             self._vanish(batch, stored, counts)
             stored = next(stored_rows, None)
         return batch
+
+    # -- folder summaries -------------------------------------------------
+
+    def _folder_summaries(
+        self,
+        integration: Integration,
+        provider: Provider,
+        config: FolderConfig,
+        kind: str,
+        scopes: list[Scope],
+    ) -> _Summaries | None:
+        """What a rescan of a whole local source needs to list, by folder digest.
+
+        A full run lists everything and records the digests its walk made.
+        An incremental run first walks every folder with a stat per file, the
+        least a rescan can do, and lists only the folders whose digest is not
+        the stored one, each with what lies below it; a run where nothing
+        changed lists nothing and reads no stored file.
+        """
+        if not provider.summarises_folders or scopes != [Scope()]:
+            return None
+        if kind not in {RunKind.FULL, RunKind.INCREMENTAL}:
+            return None
+        provider.walked = {}
+        if kind == RunKind.FULL:
+            return _Summaries(found={}, scopes=scopes, incremental=False)
+        found = provider.folder_digests(config)
+        with self.database.engine.connect() as conn:
+            stored: dict[str, str] = {
+                folder: digest
+                for folder, digest in conn.exec_driver_sql(
+                    self._sql.stored_summaries, (integration.id,)
+                )
+            }
+        changed = [
+            folder
+            for folder, digest in found.items()
+            if digest is None or stored.get(folder) != digest
+        ]
+        return _Summaries(
+            found=found,
+            scopes=_scopes_for_paths(provider, changed) if changed else [],
+            incremental=True,
+        )
+
+    def _keep_summaries(
+        self, integration_id: int, summaries: _Summaries, counts: RunCounts
+    ) -> None:
+        """Store the digests of what the store now holds; count what was not listed.
+
+        Called once every batch is written. A folder holding a file recorded
+        as unreadable keeps no digest, so every rescan tries that file again.
+        """
+        sql = self._sql
+        if summaries.incremental:
+            with self.database.engine.connect() as conn:
+                row = conn.exec_driver_sql(
+                    sql.present_files, (integration_id,) * 3
+                ).one()
+            present, skipped = int(row[0]), int(row[1] or 0)
+            # What a listing of every file would have counted: the files of
+            # unchanged folders are unchanged or still skipped.
+            counts.listed = present
+            counts.skipped = skipped
+            listed_again = counts.created + counts.updated + skipped
+            counts.unchanged = max(0, present - listed_again)
+        if not summaries.scopes:
+            return  # nothing was listed, so the stored digests stand
+        rescanned = {scope.path for scope in summaries.scopes}
+        kept = {
+            folder: digest
+            for folder, digest in summaries.found.items()
+            if digest is not None and not _inside(folder, rescanned)
+        }
+        kept.update(
+            (folder, digest)
+            for folder, digest in summaries.walked.items()
+            if digest is not None
+        )
+        with self.database.write_connection() as conn:
+            for (source_id,) in conn.exec_driver_sql(
+                sql.unreadable_files, (integration_id,)
+            ):
+                if not source_id.endswith("/"):
+                    kept.pop(source_id.rpartition("/")[0], None)
+            conn.exec_driver_sql(sql.forget_summaries, (integration_id,))
+            self._insert_rows(
+                conn,
+                "folder_summaries",
+                SUMMARY_COLUMNS,
+                [(integration_id, folder, digest) for folder, digest in kept.items()],
+            )
 
     def _batch_full(self, batch: Batch) -> bool:
         if batch.size >= self.settings.batch_size:
@@ -1312,6 +1414,30 @@ def _scopes_for_paths(provider: Provider, paths: Iterable[str]) -> list[Scope]:
 
 
 @dataclass
+class _Summaries:
+    """A rescan's folder digests: those its first walk found (incremental runs),
+    the scopes left to list, and those the listing's walk made."""
+
+    found: dict[str, str | None]
+    scopes: list[Scope]
+    incremental: bool
+    walked: dict[str, str | None] = field(default_factory=dict)
+
+
+def _inside(folder: str, scope_paths: set[str | None]) -> bool:
+    """Whether a folder lies in one of the scopes (None is the whole source)."""
+    if None in scope_paths:
+        return True
+    path = folder
+    while True:
+        if path in scope_paths:
+            return True
+        if not path:
+            return False
+        path = path.rpartition("/")[0]
+
+
+@dataclass
 class _Context:
     """What deciding about one file needs from its integration."""
 
@@ -1645,6 +1771,7 @@ ARTIFACT_COLUMNS = (
     "title_edited, tags, authors, keywords, metadata"
 )
 TEXT_COLUMNS = "artifact_id, title, body"
+SUMMARY_COLUMNS = "integration_id, folder, digest"
 FILE_COLUMNS = (
     "integration_id, source_id, path, name, size, modified_at, version, fingerprint, "
     "content_hash, mime_type, artifact_id, skip_reason"
@@ -1748,6 +1875,27 @@ class _Statements:
                 "UPDATE integrations SET cursor = ? "
                 "WHERE id = (SELECT integration_id FROM runs WHERE id = ?)"
             ),
+            "stored_summaries": (
+                "SELECT folder, digest FROM folder_summaries WHERE integration_id = ?"
+            ),
+            "forget_summaries": (
+                "DELETE FROM folder_summaries WHERE integration_id = ?"
+            ),
+            # Three counts that indexes answer (the file key, the vanished
+            # and the skipped files), rather than one that reads every row.
+            "present_files": (
+                "SELECT (SELECT COUNT(*) FROM source_files WHERE integration_id = ?)"
+                " - (SELECT COUNT(*) FROM source_files WHERE integration_id = ? "
+                "AND vanished_at IS NOT NULL), "
+                "(SELECT COUNT(*) FROM source_files WHERE integration_id = ? "
+                "AND skip_reason IS NOT NULL AND artifact_id IS NULL "
+                "AND vanished_at IS NULL)"
+            ),
+            "unreadable_files": (
+                "SELECT source_id FROM source_files WHERE integration_id = ? "
+                "AND skip_reason IS NOT NULL AND skip_reason = 'unreadable' "
+                "AND vanished_at IS NULL"
+            ),
             "unseen_page": (
                 "SELECT id, source_id, version, artifact_id, skip_reason, "
                 "vanished_at IS NOT NULL, path FROM source_files "
@@ -1781,6 +1929,10 @@ class _Statements:
     mark_seen: str
     save_cursor: str
     unseen_page: str
+    stored_summaries: str
+    forget_summaries: str
+    present_files: str
+    unreadable_files: str
 
     def untouched_artifacts(self, count: int) -> str:
         marks = ", ".join("?" * count)

@@ -123,6 +123,11 @@ class Provider(abc.ABC):
     kind: str
     sorted_listing: bool = True
     has_change_feed: bool = False
+    # A provider that summarises folders (the local one) answers
+    # folder_digests(), and while `walked` is a dict its listings record in
+    # it the digest of each folder they walked, made the same way.
+    summarises_folders: bool = False
+    walked: dict[str, str | None] | None = None
 
     @abc.abstractmethod
     def start_cursor(self) -> str:
@@ -146,6 +151,10 @@ class Provider(abc.ABC):
         when the cursor is no longer valid; the engine then runs a full sync.
         """
         raise NotImplementedError(f"{self.kind} has no change feed")
+
+    def folder_digests(self, config: FolderConfig) -> dict[str, str | None]:
+        """A digest of each folder's entries by folder id; None never matches."""
+        raise NotImplementedError(f"{self.kind} does not summarise folders")
 
     def account_label(self) -> str:
         """Who the source belongs to, for the person (an e-mail, a folder)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import stat
@@ -28,6 +30,9 @@ OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOC
 # keys. A folder so deep that a child's id could pass this is recorded whole.
 MAX_SOURCE_ID_BYTES = 2400
 NAME_MAX_BYTES = 255
+# Changes whenever what a folder digest covers changes, so that old digests
+# no longer match.
+DIGEST_FORMAT = "midst-folder-1"
 
 
 def _display_name(name: str) -> tuple[str, bool]:
@@ -97,6 +102,35 @@ def _too_deep(relative: str) -> bool:
     return len(relative.encode("utf-8")) + 1 + NAME_MAX_BYTES > MAX_SOURCE_ID_BYTES
 
 
+def _folder_skip(relative: str, valid: bool, config: FolderConfig) -> str | None:
+    """Why a folder is recorded whole instead of walked, or None to walk it."""
+    if not valid:
+        return SkipReason.UNREADABLE
+    if config.prunes_folder("/" + relative):
+        return SkipReason.EXCLUDED
+    if _too_deep(relative):
+        return SkipReason.UNSUPPORTED
+    return None
+
+
+def _entry_line(raw_name: str, info: os.stat_result) -> str:
+    """What a folder digest keeps of one file: its name and its stat.
+
+    The change time moves with every write, rename and permission change,
+    even one that puts the size and modification time back.
+    """
+    return (
+        f"{raw_name}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}"
+        f"\0{info.st_ctime_ns}\0{info.st_ino}"
+    )
+
+
+def _digest(lines: list[str], key: bytes) -> str:
+    lines.sort()
+    data = "\n".join(lines).encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(data, digest_size=16, key=key).hexdigest()
+
+
 def _sorted_entries(entries: list[FolderEntry], folder: str) -> list[FolderEntry]:
     """A folder's entries in id order, each id once.
 
@@ -127,10 +161,12 @@ class LocalProvider(Provider):
 
     kind = "local"
     sorted_listing = True
+    summarises_folders = True
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._root = str(self.root)
+        self.walked: dict[str, str | None] | None = None
 
     def start_cursor(self) -> str:
         return str(time.time_ns())
@@ -188,54 +224,135 @@ class LocalProvider(Provider):
         yield from self._walk(config, start)
 
     def _walk(self, config: FolderConfig, start: str) -> Iterator[ListedFile]:
-        # Each open folder: its id, its absolute path ending in '/', what is left.
-        stack: list[tuple[str, str, Iterator[FolderEntry]]] = []
+        walked = self.walked
+        key = self._digest_key(config) if walked is not None else b""
+        # Folders whose digest cannot be trusted: something in them could not
+        # be looked at, or went while the walk was there.
+        broken: set[str] = set()
+        # Each open folder: its id, its absolute path ending in '/', what is
+        # left, and the lines of its digest (None when none is asked for).
+        stack: list[tuple[str, str, Iterator[FolderEntry], list[str] | None]] = []
         entries = self._entries(start)
         if entries is None:
+            if walked is not None:
+                walked[start] = None
             yield self._folder_marker(start, SkipReason.UNREADABLE)
             return
-        stack.append((start, _with_slash(self._absolute(start)), iter(entries)))
+        lines: list[str] | None = [] if walked is not None else None
+        stack.append((start, _with_slash(self._absolute(start)), iter(entries), lines))
         while stack:
-            folder, absolute, remaining = stack[-1]
+            folder, absolute, remaining, lines = stack[-1]
             entry = next(remaining, None)
             if entry is None:
                 stack.pop()
+                if walked is not None and lines is not None:
+                    walked[folder] = None if folder in broken else _digest(lines, key)
                 continue
             name = entry.name
             relative = f"{folder}/{name}" if folder else name
             if entry.is_dir:
-                if not entry.valid:
-                    yield self._folder_marker(relative, SkipReason.UNREADABLE)
-                elif config.prunes_folder("/" + relative):
-                    yield self._folder_marker(relative, SkipReason.EXCLUDED)
-                elif _too_deep(relative):
+                if lines is not None:
+                    lines.append(entry.raw_name + "/")
+                reason = _folder_skip(relative, entry.valid, config)
+                if reason == SkipReason.UNSUPPORTED:
                     log.warning(
                         "Skipping folder: %s is nested too deep to record",
                         self.root / relative,
                     )
-                    yield self._folder_marker(relative, SkipReason.UNSUPPORTED)
+                if reason is not None:
+                    yield self._folder_marker(relative, reason)
+                    continue
+                children = self._entries(relative)
+                if children is None:
+                    if walked is not None:
+                        walked[relative] = None
+                    yield self._folder_marker(relative, SkipReason.UNREADABLE)
                 else:
-                    children = self._entries(relative)
-                    if children is None:
-                        yield self._folder_marker(relative, SkipReason.UNREADABLE)
-                    else:
-                        child = absolute + entry.raw_name + "/"
-                        stack.append((relative, child, iter(children)))
+                    child = absolute + entry.raw_name + "/"
+                    child_lines: list[str] | None = [] if walked is not None else None
+                    stack.append((relative, child, iter(children), child_lines))
                 continue
             path = absolute + entry.raw_name
             try:
                 info = os.lstat(path)
             except FileNotFoundError:
+                broken.add(folder)
                 continue
             except OSError:
+                broken.add(folder)
                 yield self._skipped(relative, name, SkipReason.UNREADABLE)
                 continue
+            if lines is not None:
+                lines.append(_entry_line(entry.raw_name, info))
             if not entry.valid:
                 yield self._skipped(relative, name, SkipReason.UNREADABLE, info.st_size)
                 continue
             listed = self._listed(relative, name, path, info)
             if listed is not None:
                 yield listed
+
+    # -- folder digests ---------------------------------------------------
+
+    def folder_digests(self, config: FolderConfig) -> dict[str, str | None]:
+        """The digest of every folder a whole listing would walk, by folder id.
+
+        Walks what list_files walks with a stat per file, and nothing more:
+        no listed file is built. None marks a folder that could not be read
+        (or a start that is missing or not a folder): it never matches.
+        """
+        self.check_root()
+        key = self._digest_key(config)
+        digests: dict[str, str | None] = {}
+        for start in self._starts(config, Scope()):
+            try:
+                info = os.lstat(self._absolute(start))
+            except OSError:
+                digests[start] = None
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                digests[start] = None
+                continue
+            folders = [start]
+            while folders:
+                folder = folders.pop()
+                digests[folder] = self._folder_digest(folder, config, key, folders)
+        return digests
+
+    def _folder_digest(
+        self, folder: str, config: FolderConfig, key: bytes, folders: list[str]
+    ) -> str | None:
+        """One folder's digest, the lines _walk would make; adds its subfolders."""
+        lines: list[str] = []
+        try:
+            with os.scandir(self._absolute(folder)) as iterator:
+                for entry in iterator:
+                    name = entry.name
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    if is_dir:
+                        lines.append(name + "/")
+                        child = f"{folder}/{name}" if folder else name
+                        valid = name.isascii() or _display_name(name)[1]
+                        if _folder_skip(child, valid, config) is None:
+                            folders.append(child)
+                        continue
+                    lines.append(_entry_line(name, entry.stat(follow_symlinks=False)))
+        except OSError:
+            return None
+        return _digest(lines, key)
+
+    def _digest_key(self, config: FolderConfig) -> bytes:
+        """The key of this folder's digests: what it is and what it takes in.
+
+        A changed folder config (includes, excludes, size limit, kinds) or
+        root changes every digest, so the next rescan compares every file.
+        """
+        described = json.dumps(
+            [DIGEST_FORMAT, self._root, config.to_json()], sort_keys=True
+        )
+        return hashlib.blake2b(described.encode("utf-8", "surrogateescape")).digest()
 
     def _absolute(self, relative: str) -> str:
         return os.path.join(self._root, relative) if relative else self._root

@@ -88,6 +88,15 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def synced(database: Database, settings: Settings, tree: Path) -> tuple[int, Syncer]:
+    """A local integration of the tree, synced once, and its syncer."""
+    integration_id = add_local(database, tree)
+    syncer = Syncer(database, settings, tree)
+    syncer.sync(integration_id)
+    return integration_id, syncer
+
+
 def summaries(database: Database) -> dict[str, str]:
     with database.read() as session:
         return {s.folder: s.digest for s in session.scalars(select(FolderSummary))}
@@ -136,11 +145,9 @@ def test_a_rescan_with_nothing_changed_lists_nothing_and_counts_every_file(
 
 
 def test_only_the_changed_folders_are_listed_and_their_changes_land(
-    database: Database, settings: Settings, tree: Path
+    database: Database, tree: Path, synced: tuple[int, Syncer]
 ) -> None:
-    integration_id = add_local(database, tree)
-    syncer = Syncer(database, settings, tree)
-    syncer.sync(integration_id)
+    integration_id, syncer = synced
     before = artifacts_by_source(database)
 
     write(tree / "poems" / "spring" / "rain.md", "rain, and then more rain")
@@ -165,11 +172,9 @@ def test_only_the_changed_folders_are_listed_and_their_changes_land(
 
 
 def test_an_edit_that_puts_back_size_and_time_is_still_noticed(
-    database: Database, settings: Settings, tree: Path
+    database: Database, tree: Path, synced: tuple[int, Syncer]
 ) -> None:
-    integration_id = add_local(database, tree)
-    syncer = Syncer(database, settings, tree)
-    syncer.sync(integration_id)
+    integration_id, syncer = synced
     winter = tree / "poems" / "winter.md"
     stamp = winter.stat()
 
@@ -181,11 +186,9 @@ def test_an_edit_that_puts_back_size_and_time_is_still_noticed(
 
 
 def test_a_removed_or_renamed_folder_is_listed_from_its_parent(
-    database: Database, settings: Settings, tree: Path
+    database: Database, tree: Path, synced: tuple[int, Syncer]
 ) -> None:
-    integration_id = add_local(database, tree)
-    syncer = Syncer(database, settings, tree)
-    syncer.sync(integration_id)
+    integration_id, syncer = synced
     approved_id = artifacts_by_source(database)["data/raw/one.csv"].id
 
     (tree / "data" / "raw").rename(tree / "data" / "cooked")
@@ -239,11 +242,9 @@ def test_a_folder_with_a_file_that_could_not_be_read_is_listed_again(
 
 
 def test_a_folder_that_became_a_file_is_listed_from_its_parent(
-    database: Database, settings: Settings, tree: Path
+    database: Database, tree: Path, synced: tuple[int, Syncer]
 ) -> None:
-    integration_id = add_local(database, tree)
-    syncer = Syncer(database, settings, tree)
-    syncer.sync(integration_id)
+    integration_id, syncer = synced
 
     (tree / "data" / "raw" / "one.csv").unlink()
     (tree / "data" / "raw").rmdir()

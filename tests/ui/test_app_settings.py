@@ -295,6 +295,9 @@ def test_cancelling_the_disconnect_question_removes_nothing(
     qtbot.waitUntil(lambda: window.table.rowCount() == 1)
     before = artifact_count(synced.database)
     asked: list[str] = []
+    # What the window reads once shown (its rows, then the selected one's
+    # details) lands first, so that a job started by the click would show.
+    qtbot.waitUntil(lambda: not window.workers.busy)
 
     answer_question(qtbot, "Cancel", asked)
     qtbot.mouseClick(window.remove_button, Qt.MouseButton.LeftButton)

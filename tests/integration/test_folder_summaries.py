@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +25,7 @@ from midst_desktop.sync.providers.base import (
     ContentUnavailableError,
     ListedFile,
     Scope,
+    SourceUnavailableError,
 )
 from midst_desktop.sync.providers.local import LocalProvider
 from tests.support.store import (
@@ -38,14 +40,20 @@ from tests.support.store import (
 class NotingProvider(LocalProvider):
     """The local provider, noting the scopes listed; `unreadable` ids fail to read."""
 
-    def __init__(self, root: Path, unreadable: set[str]) -> None:
+    def __init__(
+        self, root: Path, unreadable: set[str], fail_after: int | None = None
+    ) -> None:
         super().__init__(root)
         self.unreadable = unreadable
+        self.fail_after = fail_after
         self.listed_scopes: list[str | None] = []
 
     def list_files(self, config: FolderConfig, scope: Scope) -> Iterator[ListedFile]:
         self.listed_scopes.append(scope.path)
-        return super().list_files(config, scope)
+        for count, listed in enumerate(super().list_files(config, scope), 1):
+            yield listed
+            if self.fail_after is not None and count >= self.fail_after:
+                raise SourceUnavailableError(f"cannot read the folder {self.root}")
 
     def open_content(self, listed: ListedFile) -> AbstractContextManager[BinaryIO]:
         if listed.source_id in self.unreadable:
@@ -59,11 +67,12 @@ class Syncer:
     def __init__(self, database: Database, settings: Settings, root: Path) -> None:
         self.root = root
         self.unreadable: set[str] = set()
+        self.fail_after: int | None = None
         self.providers: list[NotingProvider] = []
         self.engine = SyncEngine(database, settings, self._provider)
 
     def _provider(self, _integration: Integration) -> NotingProvider:
-        provider = NotingProvider(self.root, set(self.unreadable))
+        provider = NotingProvider(self.root, set(self.unreadable), self.fail_after)
         self.providers.append(provider)
         return provider
 
@@ -275,3 +284,41 @@ def test_an_included_folder_that_is_gone_is_listed_and_its_files_marked_gone(
     assert not artifacts["poems/winter.md"].source_available
     assert artifacts["data/results.csv"].source_available
     assert set(summaries(database)) == {"data", "data/raw"}
+
+
+def test_a_run_cut_short_keeps_digests_only_of_folders_whose_files_it_stored(
+    database: Database, settings: Settings, tree: Path
+) -> None:
+    integration_id = add_local(database, tree)
+    # Two files a batch, so that batches are written before the run fails.
+    syncer = Syncer(database, replace(settings, batch_size=2), tree)
+    syncer.fail_after = 4
+
+    with pytest.raises(SourceUnavailableError):
+        syncer.sync(integration_id, RunKind.FULL)
+
+    kept = summaries(database)
+    stored = set(source_files(database))
+    assert kept and stored
+    for folder in kept:
+        here = tree / folder
+        files = {
+            f"{folder}/{p.name}" if folder else p.name
+            for p in here.iterdir()
+            if p.is_file()
+        }
+        assert files <= stored, folder
+    assert "" not in kept  # the root was still open when the run failed
+
+    syncer.fail_after = None
+    syncer.sync(integration_id)
+    on_disk = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()}
+    assert set(artifacts_by_source(database)) == on_disk
+    assert set(summaries(database)) == {
+        "",
+        "poems",
+        "poems/spring",
+        "data",
+        "data/raw",
+        "notes",
+    }

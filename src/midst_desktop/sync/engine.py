@@ -171,6 +171,8 @@ class Batch:
     vanished_artifacts: list[tuple[Any, ...]] = field(default_factory=list)
     dropped_files: list[tuple[Any, ...]] = field(default_factory=list)
     seen: list[tuple[Any, ...]] = field(default_factory=list)
+    # (integration id, folder, digest or None to forget it)
+    summaries: list[tuple[int, str, str | None]] = field(default_factory=list)
     cursor: str | None = None
     size: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -463,8 +465,6 @@ class SyncEngine:
                     # Whatever happened, no write is in flight once the run
                     # records how it ended.
                     writer.close()
-                    if summaries is not None:
-                        summaries.walked = provider.walked or {}
                     provider.walked = None
                 if summaries is not None:
                     self._keep_summaries(integration.id, summaries, counts)
@@ -571,6 +571,7 @@ class SyncEngine:
             else:
                 self._add(batch, context, listed, counts)
             if batch.size and self._batch_full(batch):
+                self._take_digests(provider, batch, context)
                 writer.submit(batch, counts)
                 batch = Batch()
                 if self.stopping.is_set():
@@ -578,6 +579,7 @@ class SyncEngine:
         while stored is not None:
             self._vanish(batch, stored, counts)
             stored = next(stored_rows, None)
+        self._take_digests(provider, batch, context)
         return batch
 
     # -- folder summaries -------------------------------------------------
@@ -604,7 +606,7 @@ class SyncEngine:
             return None
         provider.walked = {}
         if kind == RunKind.FULL:
-            return _Summaries(found={}, scopes=scopes, incremental=False)
+            return _Summaries(scopes=scopes, incremental=False)
         found = provider.folder_digests(config)
         with self.database.engine.connect() as conn:
             stored: dict[str, str] = {
@@ -619,58 +621,59 @@ class SyncEngine:
             if digest is None or stored.get(folder) != digest
         ]
         return _Summaries(
-            found=found,
             scopes=_scopes_for_paths(provider, changed) if changed else [],
             incremental=True,
+            # Stored folders no longer there, or that could not be read now.
+            gone=[folder for folder in stored if found.get(folder) is None],
         )
 
     def _keep_summaries(
         self, integration_id: int, summaries: _Summaries, counts: RunCounts
     ) -> None:
-        """Store the digests of what the store now holds; count what was not listed.
+        """Count what an incremental run did not list; forget folders now gone.
 
-        Called once every batch is written. A folder holding a file recorded
-        as unreadable keeps no digest, so every rescan tries that file again.
+        Called once every batch is written; the digests of the folders the
+        run walked were written with its batches.
         """
+        if not summaries.incremental:
+            return
         sql = self._sql
-        if summaries.incremental:
-            with self.database.engine.connect() as conn:
-                row = conn.exec_driver_sql(
-                    sql.present_files, (integration_id,) * 3
-                ).one()
-            present, skipped = int(row[0]), int(row[1] or 0)
-            # What a listing of every file would have counted: the files of
-            # unchanged folders are unchanged or still skipped.
-            counts.listed = present
-            counts.skipped = skipped
-            listed_again = counts.created + counts.updated + skipped
-            counts.unchanged = max(0, present - listed_again)
-        if not summaries.scopes:
-            return  # nothing was listed, so the stored digests stand
-        rescanned = {scope.path for scope in summaries.scopes}
-        kept = {
-            folder: digest
-            for folder, digest in summaries.found.items()
-            if digest is not None and not _inside(folder, rescanned)
-        }
-        kept.update(
-            (folder, digest)
-            for folder, digest in summaries.walked.items()
-            if digest is not None
+        with self.database.engine.connect() as conn:
+            row = conn.exec_driver_sql(sql.present_files, (integration_id,) * 3).one()
+        present, skipped = int(row[0]), int(row[1] or 0)
+        # What a listing of every file would have counted: the files of
+        # unchanged folders are unchanged or still skipped.
+        counts.listed = present
+        counts.skipped = skipped
+        listed_again = counts.created + counts.updated + skipped
+        counts.unchanged = max(0, present - listed_again)
+        if summaries.gone:
+            with self.database.write_connection() as conn:
+                conn.exec_driver_sql(
+                    sql.forget_summary,
+                    [(integration_id, folder) for folder in summaries.gone],
+                )
+
+    @staticmethod
+    def _take_digests(provider: Provider, batch: Batch, context: _Context) -> None:
+        """Move the digests of the folders walked so far into the batch.
+
+        Every file of such a folder was listed before the walk left it, so
+        it is in this batch or in one written before: a digest is committed
+        with the last of its folder's files, never before them. A folder
+        where a file could not be read gets none, so the next rescan lists
+        it and tries that file again.
+        """
+        walked = provider.walked
+        if not walked:
+            return
+        integration_id = context.integration.id
+        unreadable = context.unreadable_folders
+        batch.summaries.extend(
+            (integration_id, folder, None if folder in unreadable else digest)
+            for folder, digest in walked.items()
         )
-        with self.database.write_connection() as conn:
-            for (source_id,) in conn.exec_driver_sql(
-                sql.unreadable_files, (integration_id,)
-            ):
-                if not source_id.endswith("/"):
-                    kept.pop(source_id.rpartition("/")[0], None)
-            conn.exec_driver_sql(sql.forget_summaries, (integration_id,))
-            self._insert_rows(
-                conn,
-                "folder_summaries",
-                SUMMARY_COLUMNS,
-                [(integration_id, folder, digest) for folder, digest in kept.items()],
-            )
+        walked.clear()
 
     def _batch_full(self, batch: Batch) -> bool:
         if batch.size >= self.settings.batch_size:
@@ -917,6 +920,7 @@ class SyncEngine:
             counts.skipped += 1
             if reason == SkipReason.UNREADABLE:
                 log.warning("Skipping file: %s is unreadable", listed.path)
+                context.note_unreadable(listed)
             batch.new_files.append(
                 context.file_row(listed, modified, None, None, None, reason)
             )
@@ -993,6 +997,8 @@ class SyncEngine:
         reason, content_hash, verdict = context.examine(listed)
         mime = verdict.mime_type if verdict is not None else listed.mime_type
         _change(batch, context, stored, listed, content_hash, mime, reason)
+        if reason == SkipReason.UNREADABLE:
+            context.note_unreadable(listed)
         if verdict is not None:
             batch.reclassified.append(
                 (
@@ -1077,6 +1083,12 @@ class SyncEngine:
             ):
                 if rows:
                     conn.exec_driver_sql(statement, rows)
+            kept = [row for row in batch.summaries if row[2] is not None]
+            if kept:
+                conn.exec_driver_sql(sql.keep_summary, kept)
+            forgotten = [row[:2] for row in batch.summaries if row[2] is None]
+            if forgotten:
+                conn.exec_driver_sql(sql.forget_summary, forgotten)
             if batch.cursor is not None:
                 conn.exec_driver_sql(sql.save_cursor, (batch.cursor, run_id))
             _save_counts(conn, sql, run_id, counts)
@@ -1415,26 +1427,13 @@ def _scopes_for_paths(provider: Provider, paths: Iterable[str]) -> list[Scope]:
 
 @dataclass
 class _Summaries:
-    """A rescan's folder digests: those its first walk found (incremental runs),
-    the scopes left to list, and those the listing's walk made."""
+    """What folder digests decided for a rescan: the scopes left to list and,
+    for an incremental run, the stored folders its first walk did not find
+    or could not read."""
 
-    found: dict[str, str | None]
     scopes: list[Scope]
     incremental: bool
-    walked: dict[str, str | None] = field(default_factory=dict)
-
-
-def _inside(folder: str, scope_paths: set[str | None]) -> bool:
-    """Whether a folder lies in one of the scopes (None is the whole source)."""
-    if None in scope_paths:
-        return True
-    path = folder
-    while True:
-        if path in scope_paths:
-            return True
-        if not path:
-            return False
-        path = path.rpartition("/")[0]
+    gone: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -1447,9 +1446,18 @@ class _Context:
     time: Callable[[int | None], Any]
     extractor: ContentExtractor | None = None
     classifier: _Classifier = field(default_factory=lambda: _Classifier(None, None))
+    # Folders holding a file this run recorded as unreadable: they keep no
+    # digest.
+    unreadable_folders: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.time_now = self.time(None)
+
+    def note_unreadable(self, listed: ListedFile) -> None:
+        """Keep the file's folder from a digest (a folder skipped whole has
+        none already)."""
+        if not listed.source_id.endswith("/"):
+            self.unreadable_folders.add(listed.source_id.rpartition("/")[0])
 
     def skip_is_stale(self, stored: StoredFile, listed: ListedFile) -> bool:
         """Whether a skipped file deserves another look though it did not change.
@@ -1878,8 +1886,13 @@ class _Statements:
             "stored_summaries": (
                 "SELECT folder, digest FROM folder_summaries WHERE integration_id = ?"
             ),
-            "forget_summaries": (
-                "DELETE FROM folder_summaries WHERE integration_id = ?"
+            "forget_summary": (
+                "DELETE FROM folder_summaries WHERE integration_id = ? AND folder = ?"
+            ),
+            "keep_summary": (
+                "INSERT INTO folder_summaries (integration_id, folder, digest) "
+                "VALUES (?, ?, ?) ON CONFLICT (integration_id, folder) "
+                "DO UPDATE SET digest = excluded.digest"
             ),
             # Three counts that indexes answer (the file key, the vanished
             # and the skipped files), rather than one that reads every row.
@@ -1890,11 +1903,6 @@ class _Statements:
                 "(SELECT COUNT(*) FROM source_files WHERE integration_id = ? "
                 "AND skip_reason IS NOT NULL AND artifact_id IS NULL "
                 "AND vanished_at IS NULL)"
-            ),
-            "unreadable_files": (
-                "SELECT source_id FROM source_files WHERE integration_id = ? "
-                "AND skip_reason IS NOT NULL AND skip_reason = 'unreadable' "
-                "AND vanished_at IS NULL"
             ),
             "unseen_page": (
                 "SELECT id, source_id, version, artifact_id, skip_reason, "
@@ -1930,9 +1938,9 @@ class _Statements:
     save_cursor: str
     unseen_page: str
     stored_summaries: str
-    forget_summaries: str
+    forget_summary: str
+    keep_summary: str
     present_files: str
-    unreadable_files: str
 
     def untouched_artifacts(self, count: int) -> str:
         marks = ", ".join("?" * count)

@@ -125,10 +125,27 @@ def _entry_line(raw_name: str, info: os.stat_result) -> str:
     )
 
 
+def _hasher(key: bytes) -> hashlib.blake2b:
+    return hashlib.blake2b(digest_size=16, key=key)
+
+
+def _feed(hasher: hashlib.blake2b, line: str) -> None:
+    hasher.update(f"{line}\n".encode("utf-8", "surrogateescape"))
+
+
 def _digest(lines: list[str], key: bytes) -> str:
+    """The digest of a folder's lines in sorted order, each ending in a newline.
+
+    Sorted lines come in the walk's own order (a folder's name sorts as
+    'name/', a file's line starts 'name' and a NUL), so _walk feeds its
+    lines one by one as it goes and makes the same digest without holding
+    them.
+    """
     lines.sort()
-    data = "\n".join(lines).encode("utf-8", "surrogateescape")
-    return hashlib.blake2b(data, digest_size=16, key=key).hexdigest()
+    hasher = _hasher(key)
+    if lines:
+        hasher.update(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    return hasher.hexdigest()
 
 
 def _sorted_entries(entries: list[FolderEntry], folder: str) -> list[FolderEntry]:
@@ -230,29 +247,29 @@ class LocalProvider(Provider):
         # be looked at, or went while the walk was there.
         broken: set[str] = set()
         # Each open folder: its id, its absolute path ending in '/', what is
-        # left, and the lines of its digest (None when none is asked for).
-        stack: list[tuple[str, str, Iterator[FolderEntry], list[str] | None]] = []
+        # left, and its digest so far (None when none is asked for).
+        stack: list[tuple[str, str, Iterator[FolderEntry], hashlib.blake2b | None]] = []
         entries = self._entries(start)
         if entries is None:
             if walked is not None:
                 walked[start] = None
             yield self._folder_marker(start, SkipReason.UNREADABLE)
             return
-        lines: list[str] | None = [] if walked is not None else None
-        stack.append((start, _with_slash(self._absolute(start)), iter(entries), lines))
+        hasher = _hasher(key) if walked is not None else None
+        stack.append((start, _with_slash(self._absolute(start)), iter(entries), hasher))
         while stack:
-            folder, absolute, remaining, lines = stack[-1]
+            folder, absolute, remaining, hasher = stack[-1]
             entry = next(remaining, None)
             if entry is None:
                 stack.pop()
-                if walked is not None and lines is not None:
-                    walked[folder] = None if folder in broken else _digest(lines, key)
+                if walked is not None and hasher is not None:
+                    walked[folder] = None if folder in broken else hasher.hexdigest()
                 continue
             name = entry.name
             relative = f"{folder}/{name}" if folder else name
             if entry.is_dir:
-                if lines is not None:
-                    lines.append(entry.raw_name + "/")
+                if hasher is not None:
+                    _feed(hasher, entry.raw_name + "/")
                 reason = _folder_skip(relative, entry.valid, config)
                 if reason == SkipReason.UNSUPPORTED:
                     log.warning(
@@ -269,8 +286,8 @@ class LocalProvider(Provider):
                     yield self._folder_marker(relative, SkipReason.UNREADABLE)
                 else:
                     child = absolute + entry.raw_name + "/"
-                    child_lines: list[str] | None = [] if walked is not None else None
-                    stack.append((relative, child, iter(children), child_lines))
+                    child_hasher = _hasher(key) if walked is not None else None
+                    stack.append((relative, child, iter(children), child_hasher))
                 continue
             path = absolute + entry.raw_name
             try:
@@ -282,8 +299,8 @@ class LocalProvider(Provider):
                 broken.add(folder)
                 yield self._skipped(relative, name, SkipReason.UNREADABLE)
                 continue
-            if lines is not None:
-                lines.append(_entry_line(entry.raw_name, info))
+            if hasher is not None:
+                _feed(hasher, _entry_line(entry.raw_name, info))
             if not entry.valid:
                 yield self._skipped(relative, name, SkipReason.UNREADABLE, info.st_size)
                 continue

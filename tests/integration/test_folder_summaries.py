@@ -89,6 +89,10 @@ class Syncer:
         return self.last_scopes == []
 
 
+# Every folder of the tree below, by its id.
+TREE_FOLDERS = {"", "poems", "poems/spring", "data", "data/raw", "notes"}
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "Documents"
@@ -128,14 +132,7 @@ def test_a_full_sync_keeps_a_digest_per_folder(
 
     Syncer(database, settings, tree).sync(integration_id, RunKind.FULL)
 
-    assert set(summaries(database)) == {
-        "",
-        "poems",
-        "poems/spring",
-        "data",
-        "data/raw",
-        "notes",
-    }
+    assert set(summaries(database)) == TREE_FOLDERS
 
 
 def test_a_rescan_with_nothing_changed_lists_nothing_and_counts_every_file(
@@ -317,11 +314,4 @@ def test_a_run_cut_short_keeps_digests_only_of_folders_whose_files_it_stored(
     syncer.sync(integration_id)
     on_disk = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()}
     assert set(artifacts_by_source(database)) == on_disk
-    assert set(summaries(database)) == {
-        "",
-        "poems",
-        "poems/spring",
-        "data",
-        "data/raw",
-        "notes",
-    }
+    assert set(summaries(database)) == TREE_FOLDERS

@@ -262,7 +262,9 @@ class LocalProvider(Provider):
             entry = next(remaining, None)
             if entry is None:
                 stack.pop()
-                if walked is not None and hasher is not None:
+                if hasher is not None:
+                    # A hasher is made only when digests are asked for.
+                    assert walked is not None
                     walked[folder] = None if folder in broken else hasher.hexdigest()
                 continue
             name = entry.name
